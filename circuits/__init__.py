@@ -1,0 +1,1 @@
+"""From a trained model to a zk-SNARK: ONNX export, EZKL circuit, keys, proofs, EVM verifier."""

@@ -1,0 +1,1 @@
+"""Federated training of Proofcast's models across private data holders (Flower)."""

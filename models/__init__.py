@@ -1,0 +1,1 @@
+"""Market data, features and the small PyTorch models that Proofcast proves."""

@@ -1,0 +1,43 @@
+"""A tiny MLP that stands in for the risk models while the pipeline is being built.
+
+It has the shape of the eventual models (a handful of features in, a couple of risk numbers out)
+so that every later stage (ONNX, circuit, proof, chain) is exercised for real.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+NUM_FEATURES = 8
+HIDDEN = 16
+NUM_OUTPUTS = 2
+
+
+class PlaceholderMLP(nn.Module):
+    """8 -> 16 -> 2 multilayer perceptron with a ReLU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(NUM_FEATURES, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, NUM_OUTPUTS)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def make_placeholder_model(seed: int = 0) -> PlaceholderMLP:
+    """Build the placeholder model with deterministic weights for `seed`."""
+    gen = torch.Generator().manual_seed(seed)
+    model = PlaceholderMLP()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
+    return model.eval()
+
+
+def sample_features(n: int, seed: int = 1) -> torch.Tensor:
+    """`n` rows of standard-normal features, shape (n, NUM_FEATURES)."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(n, NUM_FEATURES, generator=gen)

@@ -1,0 +1,1 @@
+"""The oracle node: deploys the on-chain side, proves predictions and publishes them."""

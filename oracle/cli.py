@@ -1,0 +1,91 @@
+"""`proofcast`: one CLI over the whole pipeline. Commands are thin layers over library calls."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from oracle.anvil import ANVIL_DEV_KEY
+from oracle.errors import OracleError
+
+app = typer.Typer(
+    help="Proofcast: verifiable federated risk models on chain.", no_args_is_help=True
+)
+console = Console()
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+    )
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Where artifacts and reports are written.")] = Path(
+        "build/demo"
+    ),
+    rpc_url: Annotated[
+        str | None, typer.Option(help="Use this chain instead of starting a local anvil.")
+    ] = None,
+    srs: Annotated[
+        Path | None,
+        typer.Option(help="Ceremony SRS file; without it a testing-only SRS is generated."),
+    ] = None,
+) -> None:
+    """Run the pipeline end to end: model -> ONNX -> EZKL proof -> on-chain verification."""
+    from circuits.errors import CircuitError
+    from oracle.pipeline import run_pipeline
+
+    key = os.environ.get("PROOFCAST_PRIVATE_KEY", ANVIL_DEV_KEY)
+    if rpc_url and key == ANVIL_DEV_KEY:
+        console.print("[yellow]PROOFCAST_PRIVATE_KEY not set: using anvil's public dev key[/]")
+    try:
+        report = run_pipeline(workdir, rpc_url=rpc_url, private_key=key, srs=srs)
+    except (OracleError, CircuitError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+
+    table = Table(title="Proofcast end-to-end run")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("circuit logrows", str(report.logrows)),
+        ("ONNX vs torch max |diff|", f"{report.onnx_max_abs_diff:.2e}"),
+        ("setup time", f"{report.setup_seconds:.2f} s"),
+        ("proof time", f"{report.prove_seconds:.2f} s"),
+        ("verified in Python", str(report.python_verified)),
+        ("proved outputs", ", ".join(f"{v:.5f}" for v in report.proved_outputs)),
+        ("float outputs", ", ".join(f"{v:.5f}" for v in report.float_outputs)),
+        ("verifier runtime size", f"{report.verifier_runtime_bytes} bytes"),
+        ("verifier deploy gas", f"{report.deploy_gas:,}"),
+        ("register VKA gas", f"{report.register_vka_gas:,}"),
+        ("on-chain verification gas", f"{report.verify_gas:,}"),
+        ("real proof accepted on chain", str(report.accepted_on_chain)),
+        ("flipped-byte proof rejected", str(report.rejected_flipped_byte)),
+        ("changed-output proof rejected", str(report.rejected_changed_output)),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    (workdir / "report.json").write_text(json.dumps(asdict(report), indent=2))
+    ok = report.python_verified and report.accepted_on_chain
+    ok = ok and report.rejected_flipped_byte and report.rejected_changed_output
+    if not ok:
+        console.print("[red]end-to-end checks failed[/]")
+        raise typer.Exit(1)
+    console.print(f"[green]all checks passed[/]; report at {workdir / 'report.json'}")

@@ -1,0 +1,83 @@
+"""Compile Solidity with solc-js (through the same wrapper forge uses)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from oracle.errors import CompileError
+from oracle.toolchain import solc_wrapper
+
+EVM_VERSION = "cancun"
+OPTIMIZER_RUNS = 200
+
+
+@dataclass(frozen=True)
+class CompiledContract:
+    """ABI and bytecode of one contract."""
+
+    name: str
+    abi: list[dict[str, Any]]
+    bytecode: bytes
+    deployed_bytecode: bytes
+
+    @property
+    def runtime_size(self) -> int:
+        """Size of the runtime code in bytes (what EIP-170 limits)."""
+        return len(self.deployed_bytecode)
+
+
+def compile_sources(
+    sources: dict[str, str], remappings: list[str] | None = None
+) -> dict[str, CompiledContract]:
+    """Compile `sources` (unit name -> Solidity text); returns every contract by name."""
+    request = {
+        "language": "Solidity",
+        "sources": {name: {"content": text} for name, text in sources.items()},
+        "settings": {
+            "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
+            "evmVersion": EVM_VERSION,
+            "remappings": remappings or [],
+            "outputSelection": {
+                "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}
+            },
+        },
+    }
+    proc = subprocess.run(
+        [str(solc_wrapper()), "--standard-json"],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise CompileError(f"solc-js exited {proc.returncode}: {proc.stderr.strip()[:2000]}")
+    output = json.loads(proc.stdout)
+    errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
+    if errors:
+        raise CompileError(
+            "; ".join(e.get("formattedMessage", e.get("message", "")) for e in errors)
+        )
+    contracts: dict[str, CompiledContract] = {}
+    for by_name in output.get("contracts", {}).values():
+        for name, item in by_name.items():
+            contracts[name] = CompiledContract(
+                name=name,
+                abi=item["abi"],
+                bytecode=bytes.fromhex(item["evm"]["bytecode"]["object"]),
+                deployed_bytecode=bytes.fromhex(item["evm"]["deployedBytecode"]["object"]),
+            )
+    return contracts
+
+
+def compile_file(path: Path, contract: str) -> CompiledContract:
+    """Compile one Solidity file and return `contract` from it."""
+    if not path.is_file():
+        raise CompileError(f"Solidity source not found: {path}")
+    contracts = compile_sources({path.name: path.read_text()})
+    if contract not in contracts:
+        raise CompileError(f"{path} defines no contract {contract!r} (found: {sorted(contracts)})")
+    return contracts[contract]

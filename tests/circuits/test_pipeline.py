@@ -1,0 +1,73 @@
+"""EZKL steps on the circuit built by the shared end-to-end run."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from circuits.artifacts import CircuitArtifacts
+from circuits.errors import EzklStepError
+from circuits.evm import read_vka_words, vka_digest
+from circuits.pipeline import load_proof, prove, read_settings, verify
+from oracle.pipeline import PipelineReport
+
+
+@pytest.fixture(scope="module")
+def artifacts(pipeline_run: tuple[Path, PipelineReport]) -> CircuitArtifacts:
+    return CircuitArtifacts(pipeline_run[0] / "circuit")
+
+
+@pytest.mark.slow
+def test_settings_hash_params_and_inputs(artifacts: CircuitArtifacts) -> None:
+    run_args = read_settings(artifacts)["run_args"]
+    assert "Hashed" in run_args["param_visibility"]
+    assert "Hashed" in run_args["input_visibility"]
+    assert run_args["output_visibility"] == "Public"
+
+
+@pytest.mark.slow
+def test_prove_and_verify_in_python(artifacts: CircuitArtifacts) -> None:
+    proof = prove(artifacts, np.full((1, 8), 0.25), name="quarter")
+    assert verify(artifacts, proof.path)
+    assert len(proof.instances) == 4  # input hash, param hash, two outputs
+
+
+@pytest.mark.slow
+def test_same_weights_give_same_param_hash_and_inputs_change_input_hash(
+    artifacts: CircuitArtifacts,
+) -> None:
+    a = prove(artifacts, np.zeros((1, 8)), name="zeros")
+    b = prove(artifacts, np.ones((1, 8)), name="ones")
+    assert a.instances[1] == b.instances[1]
+    assert a.instances[0] != b.instances[0]
+
+
+@pytest.mark.slow
+def test_tampered_proof_file_fails_python_verification(
+    artifacts: CircuitArtifacts, tmp_path: Path
+) -> None:
+    original = artifacts.proof_dir("latest").proof
+    data = json.loads(original.read_text())
+    data["instances"][0][2] = data["instances"][0][3]  # claim the second output for the first
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(data))
+    assert load_proof(tampered).instances != load_proof(original).instances
+    assert not verify(artifacts, tampered)
+
+
+@pytest.mark.slow
+def test_nan_features_are_refused(artifacts: CircuitArtifacts) -> None:
+    with pytest.raises(EzklStepError, match="NaN"):
+        prove(artifacts, np.array([[np.nan] * 8]), name="nan")
+
+
+@pytest.mark.slow
+def test_vka_file_decodes_to_words(artifacts: CircuitArtifacts, tmp_path: Path) -> None:
+    words = read_vka_words(artifacts)
+    assert words and all(len(w) == 32 for w in words)
+    assert len(vka_digest(words)) == 32
+    broken = CircuitArtifacts(tmp_path)
+    broken.vka.write_bytes(artifacts.vka.read_bytes()[:-5])
+    with pytest.raises(EzklStepError, match="header says"):
+        read_vka_words(broken)
