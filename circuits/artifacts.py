@@ -48,11 +48,42 @@ class CircuitArtifacts:
     def vka(self) -> Path:
         return self.root / "vka.bytes"
 
+    @property
+    def layout(self) -> Path:
+        return self.root / "layout.json"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.json"
+
+    def model_dir(self, name: str) -> ModelArtifacts:
+        """Paths for one set of weights compiled against this circuit's settings and keys."""
+        return ModelArtifacts(self.root / "models" / name)
+
     def proof_dir(self, name: str) -> ProofArtifacts:
         """Paths for one proof (input, witness, proof) under `root/proofs/name`."""
         return ProofArtifacts(self.root / "proofs" / name)
 
     def ensure(self) -> CircuitArtifacts:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+@dataclass(frozen=True)
+class ModelArtifacts:
+    """The files of one set of weights (e.g. one federated round) for an existing circuit."""
+
+    root: Path
+
+    @property
+    def onnx(self) -> Path:
+        return self.root / "network.onnx"
+
+    @property
+    def compiled(self) -> Path:
+        return self.root / "network.ezkl"
+
+    def ensure(self) -> ModelArtifacts:
         self.root.mkdir(parents=True, exist_ok=True)
         return self
 

@@ -21,20 +21,30 @@ PARAM_SCALE = 13
 _R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 
 
-def quantised_constants(model: torch.nn.Module, param_scale: int = PARAM_SCALE) -> list[int]:
-    """All parameters and buffers of `model`, in state_dict order, as fixed-point integers."""
-    values: list[int] = []
-    for tensor in model.state_dict().values():
-        scaled = np.round(tensor.detach().double().numpy() * float(2**param_scale))
-        values.extend(int(v) for v in scaled.reshape(-1))
-    return values
+def quantised(values: np.ndarray, scale: int) -> list[int]:
+    """Fixed-point integers round(v * 2**scale) of `values`, flattened row-major."""
+    scaled = np.round(np.asarray(values, dtype=np.float64) * float(2**scale))
+    return [int(v) for v in scaled.reshape(-1)]
+
+
+def poseidon_fixed_point(values: np.ndarray, scale: int) -> int:
+    """EZKL's Poseidon hash of `values` quantised at `scale` (as a field-element integer).
+
+    This is how EZKL commits to a hashed tensor: the model hash (weights at the parameter scale)
+    and the input commitment (features at the input scale) are both this function.
+    """
+    felts = [(v % _R).to_bytes(32, "little").hex() for v in quantised(values, scale)]
+    (digest,) = ezkl.poseidon_hash(felts)
+    return int.from_bytes(bytes.fromhex(digest), "little")
 
 
 def model_hash(model: torch.nn.Module, param_scale: int = PARAM_SCALE) -> int:
-    """Poseidon hash of the quantised weights: the model-hash instance the circuit exposes."""
-    felts = [(v % _R).to_bytes(32, "little").hex() for v in quantised_constants(model, param_scale)]
-    (digest,) = ezkl.poseidon_hash(felts)
-    return int.from_bytes(bytes.fromhex(digest), "little")
+    """Poseidon hash of the quantised weights: the model-hash instance the circuit exposes.
+
+    All parameters and buffers, in state_dict order (the order the ONNX export keeps them).
+    """
+    flat = [t.detach().double().numpy().reshape(-1) for t in model.state_dict().values()]
+    return poseidon_fixed_point(np.concatenate(flat), param_scale)
 
 
 def model_hash_hex(model: torch.nn.Module, param_scale: int = PARAM_SCALE) -> str:

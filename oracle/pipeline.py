@@ -17,8 +17,7 @@ from pathlib import Path
 import torch
 
 from circuits.artifacts import CircuitArtifacts
-from circuits.evm import write_evm_artifacts
-from circuits.fields import R, felt_to_float
+from circuits.fields import R
 from circuits.pipeline import build_circuit, prove, verify
 from models.placeholder import make_placeholder_model, sample_features
 from oracle.anvil import ANVIL_DEV_KEY, AnvilNode
@@ -26,9 +25,6 @@ from oracle.chain import connect
 from oracle.verifier import deploy_verifier, verification_gas, verify_on_chain
 
 log = logging.getLogger(__name__)
-
-PARAM_HASH_INSTANCES = 2  # [input hash, param hash, outputs...] with hashed inputs and params
-
 
 @dataclass(frozen=True)
 class PipelineReport:
@@ -89,16 +85,13 @@ def run_pipeline(
     build = build_circuit(
         model, sample_features(1), sample_features(64, seed=seed + 1), artifacts, srs=srs
     )
-    write_evm_artifacts(artifacts)
 
     features = sample_features(1, seed=seed + 2)
     proof = prove(artifacts, features.numpy())
     python_ok = verify(artifacts, proof.path)
     with torch.no_grad():
         float_out = model(features).reshape(-1).tolist()
-    proved_out = [
-        felt_to_float(v, build.output_scale) for v in proof.instances[PARAM_HASH_INSTANCES:]
-    ]
+    proved_out = build.layout.float_outputs(proof.instances)[0]
 
     with chain_endpoint(workdir, rpc_url) as url:
         w3 = connect(url, private_key)
@@ -109,7 +102,7 @@ def run_pipeline(
         gas = verification_gas(verifier, proof.proof_bytes, proof.instances) if accepted else 0
         flipped = flip_byte(proof.proof_bytes, len(proof.proof_bytes) // 2)
         rejected_flip = not verify_on_chain(verifier, flipped, proof.instances)
-        changed = bump_instance(proof.instances, PARAM_HASH_INSTANCES)
+        changed = bump_instance(proof.instances, build.layout.output_index(0, 0))
         rejected_output = not verify_on_chain(verifier, proof.proof_bytes, changed)
 
     return PipelineReport(

@@ -5,11 +5,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from circuits.artifacts import CircuitArtifacts
 from circuits.errors import EzklStepError
 from circuits.evm import read_vka_words, vka_digest
-from circuits.pipeline import load_proof, prove, read_settings, verify
+from circuits.pipeline import (
+    compile_model,
+    load_proof,
+    prove,
+    read_settings,
+    verify,
+    witness_outputs,
+)
+from models.identity import PARAM_SCALE, model_hash, poseidon_fixed_point
+from models.placeholder import make_placeholder_model
 from oracle.pipeline import PipelineReport
 
 
@@ -71,3 +81,38 @@ def test_vka_file_decodes_to_words(artifacts: CircuitArtifacts, tmp_path: Path) 
     broken.vka.write_bytes(artifacts.vka.read_bytes()[:-5])
     with pytest.raises(EzklStepError, match="header says"):
         read_vka_words(broken)
+
+
+@pytest.mark.slow
+def test_model_hash_instance_equals_identity_of_weights(artifacts: CircuitArtifacts) -> None:
+    proof = load_proof(artifacts.proof_dir("latest").proof)
+    assert proof.instances[1] == model_hash(make_placeholder_model(0))
+
+
+@pytest.mark.slow
+def test_input_commitment_is_recomputable_from_the_data(artifacts: CircuitArtifacts) -> None:
+    features = np.linspace(-1.0, 1.0, 8).reshape(1, 8)
+    proof = prove(artifacts, features, name="commitment")
+    input_scale = read_settings(artifacts)["run_args"]["input_scale"]
+    assert proof.instances[0] == poseidon_fixed_point(features, input_scale)
+    assert proof.instances[0] != poseidon_fixed_point(features + 1e-3, input_scale)
+
+
+@pytest.mark.slow
+def test_witness_gives_the_proofs_instances_without_proving(artifacts: CircuitArtifacts) -> None:
+    features = np.full((1, 8), -0.5)
+    assert witness_outputs(artifacts, features, name="w") == prove(artifacts, features).instances
+
+
+@pytest.mark.slow
+def test_new_weights_reuse_the_keys_but_carry_their_own_hash(
+    artifacts: CircuitArtifacts,
+) -> None:
+    """One verifying key serves every round; the hash instance tells the weights apart."""
+    registered = model_hash(make_placeholder_model(0))
+    other = make_placeholder_model(seed=42)
+    compiled = compile_model(other, artifacts, "round-42", example=torch.zeros(1, 8))
+    proof = prove(artifacts, np.zeros((1, 8)), name="r42", compiled=compiled.compiled)
+    assert verify(artifacts, proof.path)  # valid proof under the same verifying key ...
+    assert proof.instances[1] == model_hash(other, PARAM_SCALE)
+    assert proof.instances[1] != registered  # ... so only a hash registry can tell it apart
