@@ -31,7 +31,7 @@ class InstanceLayout:
     outputs_per_feed: int
     output_scale: int
     output_names: tuple[str, ...]
-    input_hash_index: int = INPUT_HASH_INDEX
+    input_hash_index: int | None = INPUT_HASH_INDEX  # None when inputs are not hashed
     model_hash_index: int = MODEL_HASH_INDEX
     first_output_index: int = FIRST_OUTPUT_INDEX
 
@@ -53,12 +53,15 @@ class InstanceLayout:
         if len(instances) != self.num_instances:
             raise LayoutError(
                 f"expected {self.num_instances} instances "
-                f"({self.num_feeds} feeds x {self.outputs_per_feed} outputs + 2 hashes), "
+                f"({self.num_feeds} feeds x {self.outputs_per_feed} outputs "
+                f"+ {self.first_output_index} hashes), "
                 f"got {len(instances)}"
             )
 
     def input_hash(self, instances: list[int]) -> int:
         self.check(instances)
+        if self.input_hash_index is None:
+            raise LayoutError("this circuit does not expose an input commitment")
         return instances[self.input_hash_index]
 
     def model_hash(self, instances: list[int]) -> int:

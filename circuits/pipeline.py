@@ -135,6 +135,11 @@ def build_circuit(
     generated. Runs once per architecture: later weights use `compile_model`.
     """
     config = config or CircuitConfig()
+    if config.param_visibility != "hashed":
+        raise CircuitError(
+            f"param_visibility {config.param_visibility!r}: Proofcast binds proofs to models "
+            "through the hashed-parameter instance, so parameters must be 'hashed'"
+        )
     art = artifacts.ensure()
     model = model.eval()
     export_onnx(model, example, art.onnx)
@@ -185,11 +190,15 @@ def build_circuit(
     write_evm_artifacts(art)
 
     num_feeds, outputs = example.shape[0], int(model(example[:1]).shape[-1])
+    inputs_hashed = config.input_visibility == "hashed"
     layout = InstanceLayout(
         num_feeds=num_feeds,
         outputs_per_feed=outputs,
         output_scale=settings["model_output_scales"][0],
         output_names=config.output_names or tuple(f"out{j}" for j in range(outputs)),
+        input_hash_index=0 if inputs_hashed else None,
+        model_hash_index=1 if inputs_hashed else 0,
+        first_output_index=2 if inputs_hashed else 1,
     )
     layout.write(art.layout)
     identity = model_hash(model)

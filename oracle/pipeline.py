@@ -26,6 +26,7 @@ from oracle.verifier import deploy_verifier, verification_gas, verify_on_chain
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class PipelineReport:
     """Measured outcome of one end-to-end run."""

@@ -92,3 +92,9 @@ def verification_gas(verifier: OnChainVerifier, proof: bytes, instances: list[in
     """Gas used by a real verification transaction (the proof must be valid)."""
     call = verifier.contract.functions.verifyProof(proof, instances, verifier.vka)
     return int(transact(verifier.w3, call, "verifyProof")["gasUsed"])
+
+
+def verify_calldata_bytes(verifier: OnChainVerifier, proof: bytes, instances: list[int]) -> int:
+    """Size of the ABI-encoded `verifyProof` call: what a transmitter pays calldata gas for."""
+    data = verifier.contract.encode_abi("verifyProof", args=[proof, instances, verifier.vka])
+    return len(bytes.fromhex(data.removeprefix("0x")))

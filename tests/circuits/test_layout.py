@@ -40,3 +40,20 @@ def test_unreadable_layout_names_file(tmp_path: Path) -> None:
     bad.write_text("{not json")
     with pytest.raises(LayoutError, match=r"layout\.json"):
         InstanceLayout.read(bad)
+
+
+def test_layout_without_input_commitment() -> None:
+    layout = InstanceLayout(
+        num_feeds=1,
+        outputs_per_feed=2,
+        output_scale=13,
+        output_names=("a", "b"),
+        input_hash_index=None,
+        model_hash_index=0,
+        first_output_index=1,
+    )
+    instances = [7, 8192, R - 8192]
+    assert layout.model_hash(instances) == 7
+    assert layout.float_outputs(instances) == [[1.0, -1.0]]
+    with pytest.raises(LayoutError, match="input commitment"):
+        layout.input_hash(instances)
