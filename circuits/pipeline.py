@@ -52,7 +52,7 @@ class CircuitConfig:
     calibration_target: str = "resources"
     input_scale: int = PARAM_SCALE
     lookup_safety_margin: float = 2.0
-    num_inner_cols: int | None = None
+    num_inner_cols: int | None = 1  # fewer columns: smaller proofs, less gas (see results)
     output_names: tuple[str, ...] | None = None
 
 

@@ -20,6 +20,8 @@ from oracle.errors import OracleError
 app = typer.Typer(
     help="Proofcast: verifiable federated risk models on chain.", no_args_is_help=True
 )
+bench = typer.Typer(help="Benchmarks: print numbers and write them under results/.")
+app.add_typer(bench, name="bench")
 console = Console()
 
 
@@ -89,3 +91,25 @@ def demo(
         console.print("[red]end-to-end checks failed[/]")
         raise typer.Exit(1)
     console.print(f"[green]all checks passed[/]; report at {workdir / 'report.json'}")
+
+
+@bench.command("circuits")
+def bench_circuits(
+    feeds: Annotated[str, typer.Option(help="Comma-separated batch sizes K.")] = "1,4,16",
+    knobs: Annotated[bool, typer.Option(help="Also measure the EZKL knob variants.")] = False,
+    out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
+    workdir: Annotated[Path, typer.Option(help="Scratch directory for circuits.")] = Path(
+        "build/bench-circuits"
+    ),
+) -> None:
+    """Circuit size, setup/prove/verify time, on-chain gas and quantisation error per K."""
+    from circuits.pipeline import CircuitConfig
+    from oracle.bench_circuits import KNOB_CONFIGS, benchmark_specs, run_circuits_benchmark
+
+    sizes = [int(k) for k in feeds.split(",") if k.strip()]
+    configs = KNOB_CONFIGS if knobs else (("default", CircuitConfig()),)
+    rows = run_circuits_benchmark(
+        benchmark_specs(), out, workdir, feeds=sizes, configs=configs, progress=console.log
+    )
+    console.print((out / "circuits.md").read_text())
+    console.print(f"{len(rows)} circuits measured; results in {out}/circuits.{{md,json}}")

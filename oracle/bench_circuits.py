@@ -1,0 +1,112 @@
+"""`proofcast bench circuits`: circuit size, speed, accuracy and on-chain gas for K feeds.
+
+Off-chain numbers come from circuits.benchmark; this adds verification gas and calldata size on
+an anvil chain started for the run, and writes results/circuits.{md,json}.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from circuits.benchmark import CircuitMeasurement, measure_circuit
+from circuits.pipeline import CircuitConfig
+from oracle.anvil import ANVIL_DEV_KEY, AnvilNode
+from oracle.chain import connect
+from oracle.verifier import (
+    deploy_verifier,
+    verification_gas,
+    verify_calldata_bytes,
+    verify_on_chain,
+)
+
+log = logging.getLogger(__name__)
+
+ModelSpec = tuple[str, torch.nn.Module, torch.Tensor]  # name, model, feature rows
+
+
+def run_circuits_benchmark(
+    specs: Sequence[ModelSpec],
+    out_dir: Path,
+    workdir: Path,
+    feeds: Sequence[int] = (1, 4, 16),
+    configs: Sequence[tuple[str, CircuitConfig]] = (("default", CircuitConfig()),),
+    progress: Callable[[str], None] = log.info,
+) -> list[CircuitMeasurement]:
+    """Measure every (model, K, config) combination and write the results files."""
+    rows: list[CircuitMeasurement] = []
+    with AnvilNode(log_path=None) as node:
+        w3 = connect(node.rpc_url, ANVIL_DEV_KEY)
+        for name, model, features in specs:
+            for k in feeds:
+                for label, config in configs:
+                    progress(f"{name}: K={k}, {label}")
+                    row, artifacts, proof = measure_circuit(
+                        name,
+                        model,
+                        features,
+                        k,
+                        workdir / f"{name}-k{k}-{label}",
+                        config=config,
+                        config_label=label,
+                    )
+                    verifier = deploy_verifier(w3, artifacts)
+                    if not verify_on_chain(verifier, proof.proof_bytes, proof.instances):
+                        raise RuntimeError(f"{name} K={k} {label}: proof rejected on chain")
+                    row.verify_gas = verification_gas(verifier, proof.proof_bytes, proof.instances)
+                    row.calldata_bytes = verify_calldata_bytes(
+                        verifier, proof.proof_bytes, proof.instances
+                    )
+                    rows.append(row)
+                    progress(_summary(row))
+    write_results(rows, out_dir)
+    return rows
+
+
+def _summary(row: CircuitMeasurement) -> str:
+    return (
+        f"{row.model} K={row.num_feeds} {row.config}: logrows={row.logrows} "
+        f"prove={row.witness_seconds + row.prove_seconds:.1f}s gas={row.verify_gas:,} "
+        f"max rel err={row.quantisation.max_rel:.2e}"
+    )
+
+
+def write_results(rows: Sequence[CircuitMeasurement], out_dir: Path) -> None:
+    """results/circuits.json (every field) and results/circuits.md (a table)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "circuits.json").write_text(json.dumps([asdict(r) for r in rows], indent=2))
+    header = (
+        "| model | K | config | logrows | setup s | pk MB | witness+prove s | verify s | "
+        "proof B | calldata B | verify gas | gas/feed | max abs err | mean abs err | "
+        "max rel err |\n|" + "---|" * 15 + "\n"
+    )
+    lines = [
+        f"| {r.model} | {r.num_feeds} | {r.config} | {r.logrows} | {r.setup_seconds:.1f} | "
+        f"{r.pk_bytes / 1e6:.0f} | {r.witness_seconds + r.prove_seconds:.2f} | "
+        f"{r.verify_seconds:.2f} | {r.proof_bytes} | {r.calldata_bytes} | {r.verify_gas:,} | "
+        f"{(r.verify_gas or 0) // r.num_feeds:,} | {r.quantisation.max_abs:.2e} | "
+        f"{r.quantisation.mean_abs:.2e} | {r.quantisation.max_rel:.2e} |"
+        for r in rows
+    ]
+    text = "# Circuit benchmark\n\n" + header + "\n".join(lines) + "\n"
+    (out_dir / "circuits.md").write_text(text)
+
+
+KNOB_CONFIGS: tuple[tuple[str, CircuitConfig], ...] = (
+    ("inner-cols-1", CircuitConfig(num_inner_cols=1)),
+    ("inner-cols-2", CircuitConfig(num_inner_cols=2)),
+    ("private-inputs", CircuitConfig(input_visibility="private")),
+    ("target-accuracy", CircuitConfig(calibration_target="accuracy")),
+)
+
+
+def benchmark_specs() -> list[ModelSpec]:
+    """The placeholder MLP on synthetic features (until the trained models are wired in)."""
+    from models.placeholder import make_placeholder_model, sample_features
+
+    return [("placeholder", make_placeholder_model(0), sample_features(256, seed=5))]
