@@ -73,6 +73,21 @@ def compile_sources(
     return contracts
 
 
+def compile_directory(
+    root: Path, remappings: list[str] | None = None
+) -> dict[str, CompiledContract]:
+    """Compile every `.sol` file under `root`, keyed by its path relative to `root`.
+
+    Relative imports (`./interfaces/X.sol`) resolve because each unit is named by its path.
+    """
+    if not root.is_dir():
+        raise CompileError(f"Solidity source directory not found: {root}")
+    sources = {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.rglob("*.sol"))}
+    if not sources:
+        raise CompileError(f"no .sol files under {root}")
+    return compile_sources(sources, remappings)
+
+
 def compile_file(path: Path, contract: str) -> CompiledContract:
     """Compile one Solidity file and return `contract` from it."""
     if not path.is_file():
