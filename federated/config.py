@@ -1,0 +1,102 @@
+"""The federated run configuration: `[tool.flwr.app.config]` in pyproject.toml, typed.
+
+Flower hands the run config to both the ServerApp and every ClientApp (`context.run_config`);
+`flwr run . --run-config 'key=value'` overrides it. Missing keys fall back to the defaults below
+(the in-process simulation used by tests and benchmarks passes no run config at all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+AGGREGATIONS = ("fedavg", "trimmed-mean", "median", "krum")
+ATTACKS = ("none", "sign-flip", "scale")
+
+# The bundled series and a generated stress series: three providers, different assets/regimes.
+DEFAULT_PROVIDERS = "bundled:sp500,bundled:wti,stress:7"
+
+
+class ConfigError(ValueError):
+    """A run-config value is out of range or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class FederatedConfig:
+    """Every switch of a federated run (keys are the dashed run-config names)."""
+
+    num_server_rounds: int = 5
+    local_epochs: int = 30
+    learning_rate: float = 0.01
+    seed: int = 0
+    providers: str = DEFAULT_PROVIDERS
+    aggregation: str = "fedavg"
+    trim_beta: float = 0.34
+    min_nodes: int = 2
+    expected_nodes: int = 3
+    node_wait: float = 60.0
+    round_timeout: float = 600.0
+    dp_noise_multiplier: float = 0.0
+    dp_clipping_norm: float = 1.0
+    dp_delta: float = 1e-5
+    secagg: bool = False
+    secagg_num_shares: int = 3
+    secagg_threshold: int = 2
+    attack: str = "none"
+    attack_partition: int = -1
+    attack_scale: float = 10.0
+    fail_partition: int = -1
+    fail_round: int = 0
+    output_dir: str = "build/federated"
+
+    @classmethod
+    def from_run_config(cls, run_config: Mapping[str, Any]) -> FederatedConfig:
+        """Build from a Flower run config (dashed keys); unknown keys are rejected."""
+        known = {f.name.replace("_", "-"): f for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in run_config.items():
+            if key not in known:
+                raise ConfigError(f"unknown run-config key {key!r}; known: {sorted(known)}")
+            field = known[key]
+            typ = {"int": int, "float": float, "bool": bool, "str": str}[str(field.type)]
+            if typ is bool and not isinstance(value, bool):
+                raise ConfigError(f"run-config {key!r} must be true/false, got {value!r}")
+            try:
+                kwargs[field.name] = typ(value)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"run-config {key!r}: cannot read {value!r} as {typ}") from exc
+        cfg = cls(**kwargs)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Raise `ConfigError` naming the first inconsistent setting."""
+        if self.aggregation not in AGGREGATIONS:
+            raise ConfigError(f"aggregation {self.aggregation!r} not in {AGGREGATIONS}")
+        if self.attack not in ATTACKS:
+            raise ConfigError(f"attack {self.attack!r} not in {ATTACKS}")
+        if self.num_server_rounds < 1 or self.local_epochs < 1:
+            raise ConfigError("num-server-rounds and local-epochs must be >= 1")
+        if self.dp_noise_multiplier < 0 or self.dp_clipping_norm <= 0:
+            raise ConfigError("dp-noise-multiplier must be >= 0 and dp-clipping-norm > 0")
+        if self.secagg and self.aggregation != "fedavg":
+            raise ConfigError(
+                f"secagg sums masked updates: it only supports fedavg, not {self.aggregation!r}"
+            )
+        if self.min_nodes < 1:
+            raise ConfigError("min-nodes must be >= 1")
+
+    @property
+    def provider_specs(self) -> list[str]:
+        """The per-partition data specs used when a node config names no data."""
+        return [p.strip() for p in self.providers.split(",") if p.strip()]
+
+    @property
+    def dp_enabled(self) -> bool:
+        """Whether updates are clipped and noised (central DP)."""
+        return self.dp_noise_multiplier > 0
+
+    def to_run_config(self) -> dict[str, Any]:
+        """The dashed-key mapping (for `--run-config` and manifests)."""
+        return {f.name.replace("_", "-"): getattr(self, f.name) for f in fields(self)}
