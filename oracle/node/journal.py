@@ -1,0 +1,223 @@
+"""SQLite journal of oracle rounds: observed -> proven -> submitted -> confirmed.
+
+Every state change is one committed transaction (WAL, synchronous=FULL), written BEFORE the
+action it enables: the signed transaction and its hash are journaled before broadcasting, so a
+node killed at any instant restarts knowing exactly which round was in flight and what to do.
+An observation (the latest candle time of every feed) is UNIQUE: a round is never created twice
+for the same data, so it can never reach the chain twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from oracle.node.errors import JournalError
+
+OBSERVED = "observed"
+PROVEN = "proven"
+SUBMITTED = "submitted"
+CONFIRMED = "confirmed"
+REVERTED = "reverted"
+ABANDONED = "abandoned"
+
+TERMINAL = frozenset({CONFIRMED, REVERTED, ABANDONED})
+TRANSITIONS: dict[str, frozenset[str]] = {
+    OBSERVED: frozenset({PROVEN, ABANDONED}),
+    PROVEN: frozenset({SUBMITTED, REVERTED, ABANDONED}),
+    SUBMITTED: frozenset({CONFIRMED, REVERTED, ABANDONED}),
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rounds (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    observation TEXT NOT NULL UNIQUE,
+    state TEXT NOT NULL,
+    feeds TEXT NOT NULL,
+    due TEXT NOT NULL,
+    observed_at TEXT NOT NULL,
+    features TEXT NOT NULL,
+    forecasts TEXT,
+    proof_hex TEXT,
+    instances TEXT,
+    prove_seconds REAL,
+    nonce INTEGER,
+    tx_hash TEXT,
+    raw_tx TEXT,
+    block_number INTEGER,
+    gas_used INTEGER,
+    error TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rounds_state ON rounds(state);
+CREATE UNIQUE INDEX IF NOT EXISTS rounds_nonce ON rounds(nonce) WHERE state = 'confirmed';
+"""
+
+_JSON_COLUMNS = ("feeds", "due", "observed_at", "features", "forecasts", "instances")
+
+
+@dataclass(frozen=True)
+class Round:
+    """One journaled round (a row of the `rounds` table)."""
+
+    id: int
+    observation: str
+    state: str
+    feeds: list[str]
+    due: list[bool]
+    observed_at: list[int]
+    features: list[list[float]]
+    forecasts: list[float] | None
+    proof_hex: str | None
+    instances: list[int] | None
+    prove_seconds: float | None
+    nonce: int | None
+    tx_hash: str | None
+    raw_tx: str | None
+    block_number: int | None
+    gas_used: int | None
+    error: str | None
+    created_at: float
+    updated_at: float
+
+    @property
+    def due_feeds(self) -> list[str]:
+        return [f for f, d in zip(self.feeds, self.due, strict=True) if d]
+
+
+def observation_key(observed_at: dict[str, int]) -> str:
+    """Canonical identity of an observation: each feed's latest candle time, sorted by feed."""
+    return json.dumps(dict(sorted(observed_at.items())), separators=(",", ":"))
+
+
+class Journal:
+    """The node's durable round log (one SQLite file, one writer: the node)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path}: not a usable journal ({exc})") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open_round(
+        self,
+        observed_at: dict[str, int],
+        feeds: list[str],
+        due: list[bool],
+        features: list[list[float]],
+        forecasts: list[float] | None = None,
+    ) -> Round | None:
+        """Record a new observed round; None when this observation already has a round."""
+        now = time.time()
+        try:
+            cur = self._db.execute(
+                "INSERT INTO rounds (observation, state, feeds, due, observed_at, features,"
+                " forecasts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    observation_key(observed_at),
+                    OBSERVED,
+                    json.dumps(feeds),
+                    json.dumps(due),
+                    json.dumps([observed_at[f] for f in feeds]),
+                    json.dumps(features),
+                    json.dumps(forecasts) if forecasts is not None else None,
+                    now,
+                    now,
+                ),
+            )
+        except sqlite3.IntegrityError:
+            return None
+        return self.get(int(cur.lastrowid))
+
+    def has_observation(self, observed_at: dict[str, int]) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM rounds WHERE observation = ?", (observation_key(observed_at),)
+        ).fetchone()
+        return row is not None
+
+    def get(self, round_id: int) -> Round:
+        row = self._db.execute("SELECT * FROM rounds WHERE id = ?", (round_id,)).fetchone()
+        if row is None:
+            raise JournalError(f"{self.path}: no round {round_id}")
+        return _to_round(row)
+
+    def advance(self, round_id: int, state: str, **fields: Any) -> Round:
+        """Move round `round_id` to `state`, storing `fields`; refuses illegal transitions."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            current = self.get(round_id).state
+            if state not in TRANSITIONS.get(current, frozenset()):
+                raise JournalError(
+                    f"{self.path}: round {round_id} cannot go from {current!r} to {state!r}"
+                )
+            values = {
+                k: json.dumps(v) if k in _JSON_COLUMNS and v is not None else v
+                for k, v in fields.items()
+            }
+            values |= {"state": state, "updated_at": time.time()}
+            assignments = ", ".join(f"{k} = ?" for k in values)
+            self._db.execute(
+                f"UPDATE rounds SET {assignments} WHERE id = ?", (*values.values(), round_id)
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return self.get(round_id)
+
+    def unfinished(self) -> list[Round]:
+        """Rounds not in a terminal state, oldest first (at most one in normal operation)."""
+        rows = self._db.execute(
+            "SELECT * FROM rounds WHERE state NOT IN (?, ?, ?) ORDER BY id",
+            tuple(sorted(TERMINAL)),
+        ).fetchall()
+        return [_to_round(r) for r in rows]
+
+    def rounds(self, state: str | None = None) -> list[Round]:
+        """All rounds (optionally in one state), oldest first."""
+        if state is None:
+            rows = self._db.execute("SELECT * FROM rounds ORDER BY id").fetchall()
+        else:
+            rows = self._db.execute(
+                "SELECT * FROM rounds WHERE state = ? ORDER BY id", (state,)
+            ).fetchall()
+        return [_to_round(r) for r in rows]
+
+    def iter_recent(self, limit: int = 10) -> Iterator[Round]:
+        rows = self._db.execute("SELECT * FROM rounds ORDER BY id DESC LIMIT ?", (limit,))
+        for row in rows.fetchall():
+            yield _to_round(row)
+
+    def last_nonce(self) -> int | None:
+        """Highest nonce of a transaction the node signed and journaled (any state)."""
+        row = self._db.execute("SELECT MAX(nonce) FROM rounds").fetchone()
+        return None if row[0] is None else int(row[0])
+
+
+def _to_round(row: sqlite3.Row) -> Round:
+    data = dict(row)
+    for key in _JSON_COLUMNS:
+        if data[key] is not None:
+            data[key] = json.loads(data[key])
+    return Round(**data)

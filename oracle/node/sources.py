@@ -1,0 +1,104 @@
+"""Where the node reads market data: pluggable, a directory of growing CSV files for now.
+
+Features come from `models.features.latest_features`, the same function training uses; the node
+never computes features itself. Bad data (NaN, gaps, out-of-order candles: whatever the shared
+loader rejects) raises SourceError naming the feed and file, and the runner skips that round.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from oracle.node.config import FeedConfig
+from oracle.node.errors import SourceError
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The latest features of one feed and the time of the candle they end at."""
+
+    feed: str
+    observed_at: int  # unix seconds of the latest candle
+    features: np.ndarray  # shape [F]
+
+
+class MarketSource(Protocol):
+    """Anything that can produce the latest observation of a feed."""
+
+    def observe(self, feed: FeedConfig) -> Observation:
+        """Latest observation of `feed`; raises SourceError on missing or invalid data."""
+
+
+@dataclass(frozen=True)
+class FeaturePipeline:
+    """The shared data -> features functions (models.data / models.features)."""
+
+    load: Callable[[Path], Any]
+    features: Callable[[Any], np.ndarray]
+    last_time: Callable[[Any], int]
+    errors: tuple[type[Exception], ...]
+
+
+def shared_pipeline(calendar: str = "business") -> FeaturePipeline:
+    """The loader and feature function training uses (models.data, models.features).
+
+    Gaps are errors here (training may only report them): a forecast is never proved on a
+    series with missing days.
+    """
+    from models.data import DataValidationError, load_ohlc_csv
+    from models.features import InsufficientHistoryError, latest_features
+
+    def load(path: Path) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return load_ohlc_csv(path, gap_policy="error", calendar=calendar)  # type: ignore[arg-type]
+
+    return FeaturePipeline(
+        load=load,
+        features=latest_features,
+        last_time=candle_close_time,
+        errors=(DataValidationError, InsufficientHistoryError, OSError),
+    )
+
+
+def candle_close_time(series: Any) -> int:
+    """Unix seconds at which the last daily bar closed (its date + 1 day, 00:00 UTC): the time
+    the data was observed, as the oracle's `observedAt`."""
+    last = np.datetime64(series.dates[-1], "D") + np.timedelta64(1, "D")
+    return int(last.astype("datetime64[s]").astype(np.int64))
+
+
+class CsvDirectorySource:
+    """One CSV file per feed in `directory`, re-read each time (files grow as candles close)."""
+
+    def __init__(
+        self, directory: Path, pipeline: FeaturePipeline | None = None, calendar: str = "business"
+    ) -> None:
+        self.directory = Path(directory)
+        self.pipeline = pipeline or shared_pipeline(calendar)
+
+    def path(self, feed: FeedConfig) -> Path:
+        return self.directory / feed.file
+
+    def observe(self, feed: FeedConfig) -> Observation:
+        path = self.path(feed)
+        if not path.is_file():
+            raise SourceError(f"feed {feed.name}: market-data file {path} does not exist")
+        try:
+            series = self.pipeline.load(path)
+            features = np.asarray(self.pipeline.features(series), dtype=np.float64)
+            observed_at = self.pipeline.last_time(series)
+        except self.pipeline.errors as exc:
+            raise SourceError(f"feed {feed.name}: {path}: {exc}") from exc
+        if features.ndim != 1 or not np.all(np.isfinite(features)):
+            raise SourceError(
+                f"feed {feed.name}: {path}: latest features are not a finite vector "
+                f"(shape {features.shape}); refusing to prove them"
+            )
+        return Observation(feed.name, observed_at, features)
