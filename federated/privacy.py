@@ -10,7 +10,8 @@ hence no amplification), and T rounds compose additively in RDP:
 
 converted to (epsilon, delta) with the tighter bound of Balle et al. 2020 (Thm. 21):
 
-    epsilon = min_alpha  RDP(alpha) + log((alpha - 1) / alpha) - (log(delta) + log(alpha)) / (alpha - 1)
+    epsilon = min over alpha of
+              RDP(alpha) + log((alpha - 1) / alpha) - (log(delta) + log(alpha)) / (alpha - 1)
 """
 
 from __future__ import annotations

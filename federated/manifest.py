@@ -1,0 +1,130 @@
+"""Per-round global models on disk, each with a JSON manifest naming it by its on-chain identity.
+
+Layout under the run's output directory:
+
+    round-003/volatility.pt   state_dict of the global volatility model after round 3
+    round-003/risk.pt         state_dict of the global risk model
+    round-003/manifest.json   round, participants, metrics, DP (epsilon, delta), aggregation,
+                              and each model's identity hash (`models.identity.model_hash_hex`)
+    run.json                  the run config and the list of rounds written so far
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from models.identity import PARAM_SCALE, model_hash_hex
+
+
+class ManifestError(ValueError):
+    """A saved round is missing, malformed, or its weights do not match its recorded hash."""
+
+
+@dataclass
+class RoundManifest:
+    """What one federated round produced."""
+
+    round: int
+    participants: list[str]
+    failures: int
+    aggregation: str
+    secagg: bool
+    dp: dict[str, float | None]
+    metrics: dict[str, float]
+    model_hashes: dict[str, str]
+    param_scale: int = PARAM_SCALE
+    files: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def round_dir(output_dir: Path, server_round: int) -> Path:
+    """Directory holding round `server_round`'s models and manifest."""
+    return Path(output_dir) / f"round-{server_round:03d}"
+
+
+def save_round(
+    output_dir: Path,
+    server_round: int,
+    models: Mapping[str, torch.nn.Module],
+    *,
+    participants: list[str],
+    failures: int,
+    aggregation: str,
+    secagg: bool,
+    dp: dict[str, float | None],
+    metrics: Mapping[str, float],
+    seconds: float = 0.0,
+) -> RoundManifest:
+    """Write each model's state_dict and the round manifest; return the manifest."""
+    directory = round_dir(output_dir, server_round)
+    directory.mkdir(parents=True, exist_ok=True)
+    files, hashes = {}, {}
+    for name, model in models.items():
+        path = directory / f"{name}.pt"
+        torch.save(model.state_dict(), path)
+        files[name] = path.name
+        hashes[name] = model_hash_hex(model)
+    manifest = RoundManifest(
+        round=server_round,
+        participants=sorted(participants),
+        failures=failures,
+        aggregation=aggregation,
+        secagg=secagg,
+        dp=dict(dp),
+        metrics={k: float(v) for k, v in metrics.items()},
+        model_hashes=hashes,
+        files=files,
+        seconds=seconds,
+    )
+    tmp = directory / "manifest.json.tmp"
+    tmp.write_text(json.dumps(asdict(manifest), indent=2, sort_keys=True))
+    tmp.replace(directory / "manifest.json")
+    return manifest
+
+
+def write_run_summary(output_dir: Path, run_config: Mapping[str, Any], rounds: list[int]) -> Path:
+    """Write `run.json`: the run config and the rounds saved (latest last)."""
+    path = Path(output_dir) / "run.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"config": dict(run_config), "rounds": rounds}, indent=2))
+    return path
+
+
+def load_manifest(output_dir: Path, server_round: int) -> RoundManifest:
+    """Read round `server_round`'s manifest, raising `ManifestError` naming the file."""
+    path = round_dir(output_dir, server_round) / "manifest.json"
+    if not path.is_file():
+        raise ManifestError(f"no manifest for round {server_round}: {path} does not exist")
+    try:
+        return RoundManifest(**json.loads(path.read_text()))
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ManifestError(f"malformed manifest {path}: {exc}") from exc
+
+
+def load_round_model(
+    output_dir: Path, server_round: int, name: str, model: torch.nn.Module
+) -> torch.nn.Module:
+    """Load round `server_round`'s weights for `name` into `model`, checking the recorded hash.
+
+    `model` must be a freshly built module of the right architecture. Raises `ManifestError` if
+    the file is missing or its identity hash differs from the manifest (tampered or mismatched).
+    """
+    manifest = load_manifest(output_dir, server_round)
+    if name not in manifest.files:
+        raise ManifestError(f"round {server_round} has no model {name!r}: {sorted(manifest.files)}")
+    path = round_dir(output_dir, server_round) / manifest.files[name]
+    if not path.is_file():
+        raise ManifestError(f"model file missing: {path}")
+    model.load_state_dict(torch.load(path, weights_only=True))
+    actual = model_hash_hex(model, manifest.param_scale)
+    if actual != manifest.model_hashes[name]:
+        raise ManifestError(
+            f"{path}: identity hash {actual} != manifest {manifest.model_hashes[name]}"
+        )
+    return model.eval()

@@ -1,0 +1,173 @@
+"""Flower ServerApp: federated normalisation, then rounds of train -> aggregate -> evaluate -> save.
+
+Round 0 asks every provider for feature sums (counts, sums, sums of squares) and sets the models'
+input normalisation from their total -- no provider reveals a row. Each later round sends the
+global trainable parameters out, aggregates the replies with the configured strategy (FedAvg,
+trimmed mean, median or Krum; optionally with central DP), collects federated evaluation metrics,
+and saves the global models with a manifest (`federated.manifest`). With `secagg = true` the
+rounds run through Flower's SecAgg+ workflow instead (`federated.secagg`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MessageType, RecordDict
+from flwr.serverapp import Grid, ServerApp
+
+from federated.config import FederatedConfig
+from federated.manifest import RoundManifest, save_round, write_run_summary
+from federated.privacy import gaussian_privacy_spent
+from federated.strategies import build_strategy
+from federated.task import (
+    build_models,
+    get_trainable,
+    normalisation_from_sums,
+    normalisation_to_bytes,
+    set_normalisation,
+    set_trainable,
+)
+
+log = logging.getLogger(__name__)
+
+
+class FederationError(RuntimeError):
+    """Too few providers connected or answered for the run to go on."""
+
+
+def wait_for_nodes(grid: Grid, cfg: FederatedConfig) -> list[int]:
+    """Node ids once `expected-nodes` are connected, or `min-nodes` after `node-wait` seconds."""
+    deadline = time.monotonic() + cfg.node_wait
+    while True:
+        nodes = sorted(grid.get_node_ids())
+        if len(nodes) >= cfg.expected_nodes:
+            return nodes
+        if time.monotonic() > deadline:
+            if len(nodes) >= cfg.min_nodes:
+                log.warning("only %d of %d providers connected", len(nodes), cfg.expected_nodes)
+                return nodes
+            raise FederationError(
+                f"{len(nodes)} providers connected after {cfg.node_wait:.0f} s; "
+                f"min-nodes is {cfg.min_nodes}"
+            )
+        time.sleep(0.5)
+
+
+def federated_normalisation(grid: Grid, nodes: list[int], cfg: FederatedConfig) -> dict:
+    """Sum every provider's feature sums (round 0) into normalisation statistics."""
+    messages = [
+        Message(
+            RecordDict({"config": ConfigRecord()}), dst_node_id=n, message_type=MessageType.QUERY
+        )
+        for n in nodes
+    ]
+    replies = [r for r in grid.send_and_receive(messages, timeout=cfg.round_timeout)]
+    sums = [r.content["sums"] for r in replies if not r.has_error()]
+    if len(sums) < cfg.min_nodes:
+        raise FederationError(f"only {len(sums)} providers sent feature sums (min {cfg.min_nodes})")
+    total = {k: np.sum([s[k].numpy() for s in sums], axis=0) for k in sums[0]}
+    return normalisation_from_sums(total)
+
+
+def _dp_record(cfg: FederatedConfig, rounds: int) -> dict[str, float | None]:
+    if not cfg.dp_enabled:
+        return {"epsilon": None, "delta": None, "noise_multiplier": 0.0, "clipping_norm": None}
+    spent = gaussian_privacy_spent(cfg.dp_noise_multiplier, rounds, cfg.dp_delta)
+    return {
+        "epsilon": spent.epsilon,
+        "delta": spent.delta,
+        "noise_multiplier": cfg.dp_noise_multiplier,
+        "clipping_norm": cfg.dp_clipping_norm,
+    }
+
+
+def run_federated(grid: Grid, context: Context, cfg: FederatedConfig) -> list[RoundManifest]:
+    """Run the whole federated training; returns the manifest of every round."""
+    out = Path(cfg.output_dir)
+    nodes = wait_for_nodes(grid, cfg)
+    log.info("%d providers connected", len(nodes))
+    norm = federated_normalisation(grid, nodes, cfg)
+    models = build_models(cfg.seed)
+    set_normalisation(models, norm)
+    norm_bytes = normalisation_to_bytes(norm)
+    write_run_summary(out, cfg.to_run_config(), [])
+    if cfg.secagg:
+        from federated.secagg import run_secagg
+
+        return run_secagg(grid, context, cfg, models, norm_bytes)
+
+    strategy = build_strategy(cfg, len(nodes))
+    arrays = ArrayRecord({k: Array(np.asarray(v)) for k, v in get_trainable(models).items()})
+    manifests: list[RoundManifest] = []
+    for rnd in range(1, cfg.num_server_rounds + 1):
+        t0 = time.perf_counter()
+        train_cfg = ConfigRecord({"norm": norm_bytes})
+        replies = list(
+            grid.send_and_receive(
+                strategy.configure_train(rnd, arrays, train_cfg, grid), timeout=cfg.round_timeout
+            )
+        )
+        ok = [r for r in replies if not r.has_error()]
+        for r in replies:
+            if r.has_error():
+                log.warning("round %d: node %d failed: %s", rnd, r.metadata.src_node_id, r.error)
+        if len(ok) >= cfg.min_nodes:
+            new_arrays, _ = strategy.aggregate_train(rnd, ok)
+            if new_arrays is not None:
+                arrays = new_arrays
+        else:
+            log.warning(
+                "round %d: %d replies < min-nodes %d: model kept", rnd, len(ok), cfg.min_nodes
+            )
+        eval_cfg = ConfigRecord({"norm": norm_bytes})
+        eval_replies = list(
+            grid.send_and_receive(
+                strategy.configure_evaluate(rnd, arrays, eval_cfg, grid), timeout=cfg.round_timeout
+            )
+        )
+        eval_ok = [r for r in eval_replies if not r.has_error()]
+        metrics = strategy.aggregate_evaluate(rnd, eval_ok) if eval_ok else None
+        set_trainable(models, {k: v.numpy() for k, v in arrays.items()})
+        participants = [
+            str(r.content["provider"]["name"])
+            if "provider" in r.content.config_records
+            else str(r.metadata.src_node_id)
+            for r in ok
+        ]
+        manifests.append(
+            save_round(
+                out,
+                rnd,
+                models,
+                participants=participants,
+                failures=len(replies) - len(ok),
+                aggregation=cfg.aggregation,
+                secagg=False,
+                dp=_dp_record(cfg, rnd),
+                metrics=dict(metrics or {}),
+                seconds=time.perf_counter() - t0,
+            )
+        )
+        log.info("round %d: %s", rnd, dict(metrics or {}))
+        write_run_summary(out, cfg.to_run_config(), [m.round for m in manifests])
+    return manifests
+
+
+def make_server_app(overrides: Mapping[str, Any] | None = None) -> ServerApp:
+    """The ServerApp; `overrides` stand in for run config (in-process simulation)."""
+    app = ServerApp()
+
+    @app.main()
+    def main(grid: Grid, context: Context) -> None:
+        cfg = FederatedConfig.from_run_config({**context.run_config, **(overrides or {})})
+        run_federated(grid, context, cfg)
+
+    return app
+
+
+app = make_server_app()

@@ -1,0 +1,244 @@
+"""What is learned, and how one provider learns it on its own data (Flower's `task.py`).
+
+A provider is named by a data spec: `bundled:<name>` (a series shipped with the package),
+`stress:<seed>` (a generated stress series), or a CSV path (OHLC or exchange klines). Its series
+is turned into features by `models.features.build_features` -- the very function the oracle uses --
+and split in time: the first `TRAIN_FRACTION` of days to train, the rest to evaluate.
+
+Two models are trained together: the volatility model (log-volatility regression) and the risk
+model (a VaR quantile of the next return). Only their trainable parameters travel; their input
+normalisation is set once from federated sums (`feature_sums` -> `normalisation_from_sums`), so no
+provider ever reveals a row of data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+TRAIN_FRACTION = 0.7
+MODEL_NAMES = ("volatility", "risk")
+VAR_LEVEL = 0.05  # the risk model's quantile: a one-day 95% VaR of the next return
+
+
+class ProviderDataError(ValueError):
+    """A provider's data spec names nothing loadable, or its series is unusable."""
+
+
+@dataclass(frozen=True)
+class ProviderData:
+    """One provider's features, split in time into train and test."""
+
+    name: str
+    x_train: np.ndarray
+    logvol_train: np.ndarray
+    ret_train: np.ndarray
+    x_test: np.ndarray
+    logvol_test: np.ndarray
+    ret_test: np.ndarray
+
+    @property
+    def num_train(self) -> int:
+        """Training rows."""
+        return len(self.x_train)
+
+
+def load_series(spec: str):  # -> models.data.PriceSeries
+    """Load the price series a data spec names (see module docstring)."""
+    from models.data import load_bundled, load_klines_csv, load_ohlc_csv
+    from models.stress import generate_stress_series
+
+    if spec.startswith("bundled:"):
+        return load_bundled(spec.removeprefix("bundled:"))
+    if spec.startswith("stress:"):
+        seed_text = spec.removeprefix("stress:")
+        if not seed_text.isdigit():
+            raise ProviderDataError(f"stress spec needs an integer seed: {spec!r}")
+        return generate_stress_series(int(seed_text), name=f"stress-{seed_text}")
+    path = Path(spec)
+    if not path.is_file():
+        raise ProviderDataError(f"provider data file not found: {path}")
+    head = path.read_text().splitlines()[0].lower() if path.stat().st_size else ""
+    return (
+        load_klines_csv(path) if "open_time" in head or "open time" in head else load_ohlc_csv(path)
+    )
+
+
+def load_provider(spec: str) -> ProviderData:
+    """Features of the series named by `spec`, split in time into train/test."""
+    from models.features import build_features
+
+    feats = build_features(load_series(spec))
+    n = len(feats.X)
+    cut = int(n * TRAIN_FRACTION)
+    if cut < 50 or n - cut < 20:
+        raise ProviderDataError(f"provider {spec!r}: {n} feature rows is too few to train on")
+    x = np.asarray(feats.X, dtype=np.float32)
+    y = np.asarray(feats.target_logvol, dtype=np.float32)
+    r = np.asarray(feats.next_return, dtype=np.float32)
+    return ProviderData(spec, x[:cut], y[:cut], r[:cut], x[cut:], y[cut:], r[cut:])
+
+
+# --- The models and their federated normalisation --------------------------------------------
+
+
+def build_models(seed: int = 0) -> nn.ModuleDict:
+    """Fresh volatility and risk models, deterministically initialised under `seed`."""
+    from models.features import NUM_FEATURES
+    from models.network import NormalisedNet, init_weights
+
+    models = nn.ModuleDict({name: NormalisedNet(NUM_FEATURES) for name in MODEL_NAMES})
+    for i, model in enumerate(models.values()):
+        init_weights(model, seed + i)
+    return models
+
+
+def feature_sums(data: ProviderData) -> dict[str, np.ndarray]:
+    """Count, sums and sums of squares of a provider's training rows (what it shares in round 0)."""
+    x = data.x_train.astype(np.float64)
+    y = np.stack([data.logvol_train, data.ret_train], axis=1).astype(np.float64)
+    return {
+        "count": np.array([len(x)], dtype=np.float64),
+        "x_sum": x.sum(axis=0),
+        "x_sumsq": (x**2).sum(axis=0),
+        "y_sum": y.sum(axis=0),
+        "y_sumsq": (y**2).sum(axis=0),
+    }
+
+
+def normalisation_from_sums(sums: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Pooled means and standard deviations from summed `feature_sums` (exact, no rows)."""
+    n = float(np.asarray(sums["count"]).reshape(-1)[0])
+
+    def mean_std(total: np.ndarray, total_sq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean = np.asarray(total) / n
+        std = np.sqrt(np.maximum(np.asarray(total_sq) / n - mean**2, 0.0))
+        return mean, np.where(std > 1e-8, std, 1.0)
+
+    x_mean, x_std = mean_std(sums["x_sum"], sums["x_sumsq"])
+    y_mean, y_std = mean_std(sums["y_sum"], sums["y_sumsq"])
+    return {"x_mean": x_mean, "x_std": x_std, "y_mean": y_mean, "y_std": y_std}
+
+
+def normalisation_to_bytes(norm: dict[str, np.ndarray]) -> bytes:
+    """Pack normalisation statistics for a ConfigRecord (float64, fixed order)."""
+    parts = [norm["x_mean"], norm["x_std"], norm["y_mean"], norm["y_std"]]
+    return np.concatenate([np.asarray(p, np.float64).reshape(-1) for p in parts]).tobytes()
+
+
+def normalisation_from_bytes(blob: bytes) -> dict[str, np.ndarray]:
+    """Inverse of `normalisation_to_bytes`."""
+    v = np.frombuffer(blob, dtype=np.float64).copy()
+    f = (len(v) - 4) // 2
+    return {"x_mean": v[:f], "x_std": v[f : 2 * f], "y_mean": v[2 * f : 2 * f + 2], "y_std": v[-2:]}
+
+
+def set_normalisation(models: nn.ModuleDict, norm: dict[str, np.ndarray]) -> None:
+    """Write pooled statistics into both models' normalisation buffers."""
+    with torch.no_grad():
+        for i, model in enumerate(models.values()):
+            model.x_shift.copy_(torch.as_tensor(norm["x_mean"], dtype=torch.float32))
+            model.x_scale.copy_(torch.as_tensor(1.0 / norm["x_std"], dtype=torch.float32))
+            model.y_shift.fill_(float(norm["y_mean"][i]))
+            model.y_scale.fill_(float(norm["y_std"][i]))
+
+
+def trainable_names(models: nn.ModuleDict) -> list[str]:
+    """Names of the parameters that travel (buffers stay put), in a fixed order."""
+    return [name for name, _ in models.named_parameters()]
+
+
+def get_trainable(models: nn.ModuleDict) -> dict[str, np.ndarray]:
+    """The trainable parameters as numpy arrays (copies)."""
+    return {n: p.detach().cpu().numpy().copy() for n, p in models.named_parameters()}
+
+
+def set_trainable(models: nn.ModuleDict, arrays: dict[str, np.ndarray]) -> None:
+    """Load trainable parameters by name; every parameter must be present."""
+    params = dict(models.named_parameters())
+    missing = set(params) - set(arrays)
+    if missing:
+        raise KeyError(f"parameters missing from update: {sorted(missing)}")
+    with torch.no_grad():
+        for name, p in params.items():
+            p.copy_(torch.as_tensor(np.asarray(arrays[name]), dtype=p.dtype).reshape(p.shape))
+
+
+# --- Local training and evaluation (the visible loop) ----------------------------------------
+
+
+def pinball_loss(
+    pred: torch.Tensor, target: torch.Tensor, level: float = VAR_LEVEL
+) -> torch.Tensor:
+    """Quantile (pinball) loss at `level`: minimised by the `level` quantile of `target`."""
+    diff = target - pred
+    return torch.mean(torch.maximum(level * diff, (level - 1.0) * diff))
+
+
+def train_local(
+    models: nn.ModuleDict, data: ProviderData, *, epochs: int, lr: float, seed: int
+) -> dict[str, float]:
+    """`epochs` full-batch Adam steps on this provider's rows, starting from the global weights."""
+    torch.manual_seed(seed)
+    x = torch.as_tensor(data.x_train)
+    targets = {
+        "volatility": torch.as_tensor(data.logvol_train).reshape(-1, 1),
+        "risk": torch.as_tensor(data.ret_train).reshape(-1, 1),
+    }
+    losses = {
+        "volatility": nn.functional.mse_loss,
+        "risk": pinball_loss,
+    }
+    metrics = {}
+    for name, model in models.items():
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        model.train()
+        for _ in range(epochs):
+            opt.zero_grad()
+            loss = losses[name](model(x), targets[name])
+            loss.backward()
+            opt.step()
+        model.eval()
+        metrics[f"train-loss-{name}"] = float(loss.detach())
+    return metrics
+
+
+@torch.no_grad()
+def predict(models: nn.ModuleDict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted log vol, predicted VaR return quantile) for feature rows `x`."""
+    xb = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    return (
+        models["volatility"](xb)[:, 0].double().numpy(),
+        models["risk"](xb)[:, 0].double().numpy(),
+    )
+
+
+def evaluate_models(models: nn.ModuleDict, data: ProviderData) -> dict[str, float]:
+    """Out-of-sample QLIKE of the volatility forecast and VaR breach rate on the test rows."""
+    logvol_pred, var_pred = predict(models, data.x_test)
+    return evaluate_predictions(logvol_pred, var_pred, data.logvol_test, data.ret_test)
+
+
+def evaluate_predictions(
+    logvol_pred: np.ndarray, var_pred: np.ndarray, logvol_true: np.ndarray, ret_true: np.ndarray
+) -> dict[str, float]:
+    """QLIKE (variance proxy exp(2 logvol)), MSE of log vol, VaR breach rate and pinball loss."""
+    rv = np.exp(2.0 * np.asarray(logvol_true, np.float64))
+    h = np.exp(2.0 * np.asarray(logvol_pred, np.float64))
+    qlike = float(np.mean(rv / h - np.log(rv / h) - 1.0))
+    breaches = float(np.mean(np.asarray(ret_true) < np.asarray(var_pred)))
+    pin = float(
+        pinball_loss(torch.as_tensor(np.asarray(var_pred)), torch.as_tensor(np.asarray(ret_true)))
+    )
+    mse = float(np.mean((np.asarray(logvol_pred) - np.asarray(logvol_true)) ** 2))
+    return {
+        "qlike": qlike,
+        "logvol-mse": mse,
+        "var-breach-rate": breaches,
+        "pinball": pin,
+        "loss": mse,
+    }
