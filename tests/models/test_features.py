@@ -1,0 +1,106 @@
+import math
+
+import numpy as np
+import pytest
+
+from models.data import PriceSeries, load_bundled
+from models.features import (
+    FEATURE_NAMES,
+    MIN_HISTORY,
+    NUM_FEATURES,
+    VOL_FLOOR,
+    InsufficientHistoryError,
+    build_features,
+    close_to_close_variance,
+    feature_table,
+    garman_klass_variance,
+    latest_features,
+    parkinson_variance,
+    realized_variance,
+)
+
+
+def close_only(returns_pct: list[float], name: str = "cc") -> PriceSeries:
+    close = 100.0 * np.exp(np.cumsum(np.r_[0.0, returns_pct]) / 100.0)
+    dates = np.datetime64("2024-01-01") + np.arange(len(close))
+    return PriceSeries(name, dates, None, None, None, close, None)
+
+
+def test_estimators_against_hand_computed_values() -> None:
+    # One day: O=100, H=110, L=95, C=105.
+    u, c = math.log(110 / 95), math.log(105 / 100)
+    assert parkinson_variance(np.array([110.0]), np.array([95.0]))[0] == pytest.approx(
+        u * u / (4 * math.log(2))
+    )
+    gk = garman_klass_variance(*(np.array([v]) for v in (100.0, 110.0, 95.0, 105.0)))[0]
+    assert gk == pytest.approx(0.5 * u * u - (2 * math.log(2) - 1) * c * c)
+    assert gk == pytest.approx(0.0098267, abs=1e-7)  # 0.5*0.146603^2 - 0.386294*0.048790^2
+    cc = close_to_close_variance(np.array([100.0, 110.0, 99.0]))
+    assert np.isnan(cc[0])
+    np.testing.assert_allclose(cc[1:], [math.log(1.1) ** 2, math.log(0.9) ** 2])
+
+
+def test_realized_variance_adds_overnight_gap_to_garman_klass() -> None:
+    d = np.datetime64("2024-01-01") + np.arange(2)
+    s = PriceSeries(
+        "x", d, np.array([100.0, 102.0]), np.array([101.0, 104.0]), np.array([99.0, 101.0]),
+        np.array([100.0, 103.0]), None,
+    )  # fmt: skip
+    rv = realized_variance(s)
+    gk = garman_klass_variance(*(np.array([v]) for v in (102.0, 104.0, 101.0, 103.0)))[0]
+    assert np.isnan(rv[0])
+    assert rv[1] == pytest.approx(1e4 * (gk + math.log(102 / 100) ** 2))
+
+
+def test_har_components_against_hand_computed_values() -> None:
+    # Returns cycle 1 %, -2 %, 3 %: daily log vol (percent) is ln 1, ln 2, ln 3.
+    rets = [1.0, -2.0, 3.0] * 10
+    X, logvol, _ = feature_table(close_only(rets))
+    assert np.isnan(logvol[0]) and np.isnan(X[MIN_HISTORY - 2]).any()
+    col = {name: X[:, i] for i, name in enumerate(FEATURE_NAMES)}
+    t = 30  # day 30 has return rets[29] = 3 %
+    lv = [math.log(abs(r)) for r in rets]
+    assert col["logvol_d"][t] == pytest.approx(math.log(3))
+    assert col["logvol_w"][t] == pytest.approx(sum(lv[25:30]) / 5)
+    assert col["logvol_m"][t] == pytest.approx(sum(lv[8:30]) / 22)
+    assert col["vol_w"][t] == pytest.approx(sum(abs(r) for r in rets[25:30]) / 5)
+    assert col["ret_d"][t] == pytest.approx(3.0)
+    assert col["ret_w"][t] == pytest.approx(sum(rets[25:30]))
+    assert col["absret_d"][t - 1] == pytest.approx(2.0)
+    assert col["negret_d"][t - 1] == pytest.approx(-2.0) and col["negret_d"][t] == 0.0
+
+
+def test_zero_return_hits_the_floor() -> None:
+    _, logvol, _ = feature_table(close_only([0.0, 1.0]))
+    assert logvol[1] == pytest.approx(math.log(VOL_FLOOR))
+
+
+def test_build_features_rows_targets_and_no_nan() -> None:
+    s = load_bundled("sp500")
+    f = build_features(s)
+    assert f.X.shape == (len(s) - MIN_HISTORY, NUM_FEATURES) and f.X.dtype == np.float32
+    assert np.isfinite(f.X).all() and np.isfinite(f.target_logvol).all()
+    _, logvol, ret = feature_table(s)
+    first = MIN_HISTORY - 1
+    assert f.dates[0] == s.dates[first] and f.dates[-1] == s.dates[-2]
+    assert f.target_logvol[0] == logvol[first + 1] and f.next_return[-1] == ret[-1]
+    np.testing.assert_allclose(f.target_rv, np.exp(2 * f.target_logvol))
+
+
+def test_features_use_no_future_data() -> None:
+    s = load_bundled("wti")
+    full = build_features(s)
+    cut = build_features(s.slice(0, 300))
+    # Row t of the truncated series equals row t of the full one: nothing after t is used.
+    np.testing.assert_allclose(cut.X, full.X[: len(cut)], rtol=1e-6, atol=1e-6)
+    # Latest features of a prefix = the full feature row of that prefix's last day.
+    X, _, _ = feature_table(s)
+    np.testing.assert_allclose(latest_features(s.slice(0, 500)), X[499], rtol=1e-5, atol=1e-5)
+
+
+def test_insufficient_history() -> None:
+    with pytest.raises(InsufficientHistoryError, match="cc: 10 days"):
+        build_features(close_only([1.0] * 9))
+    with pytest.raises(InsufficientHistoryError, match="need at least 23"):
+        latest_features(close_only([1.0] * 20))
+    assert latest_features(close_only([1.0] * 22)).shape == (NUM_FEATURES,)

@@ -1,0 +1,121 @@
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from models.data import load_bundled
+from models.features import NUM_FEATURES, Features, build_features
+from models.risk import (
+    QUANTILE,
+    RiskModel,
+    fit_risk,
+    ltv_haircut,
+    margin_requirement,
+    pinball_loss,
+)
+from models.volatility import VolatilityModel, fit_volatility, qlike_logvol_loss
+
+# Ops a circuit handles without approximation tables (ReLU aside); no Div/Exp/Log/Sigmoid/Norm.
+EZKL_FRIENDLY_OPS = {"Gemm", "MatMul", "Add", "Sub", "Mul", "Relu", "Constant"}
+
+
+@pytest.fixture(scope="module")
+def sp500_train() -> Features:
+    return build_features(load_bundled("sp500")).slice(0, 1500)
+
+
+@pytest.mark.parametrize("cls", [VolatilityModel, RiskModel])
+def test_models_are_small(cls: type) -> None:
+    assert cls().num_parameters() < 500
+    assert cls(hidden=0).num_parameters() == NUM_FEATURES + 1
+
+
+def test_volatility_model_trains_deterministically(sp500_train: Features) -> None:
+    a = fit_volatility(sp500_train, seed=1, epochs=60)
+    b = fit_volatility(sp500_train, seed=1, epochs=60)
+    c = fit_volatility(sp500_train, seed=2, epochs=60)
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(pa, pb), name
+    assert not torch.equal(a.hidden.weight, c.hidden.weight)
+
+
+def test_volatility_model_learns(sp500_train: Features) -> None:
+    f = sp500_train
+    model = fit_volatility(f, epochs=200)
+    pred = torch.as_tensor(model.predict(f.X)).reshape(-1, 1)
+    target = torch.as_tensor(f.target_logvol).reshape(-1, 1)
+    constant = torch.full_like(target, 0.5 * float(np.log(np.mean(f.target_rv))))
+    # In-sample QLIKE beats the best constant forecast (the unconditional variance) clearly.
+    assert qlike_logvol_loss(pred, target) < 0.8 * qlike_logvol_loss(constant, target)
+    # Forecasts track volatility: correlated with the realized log vol.
+    assert np.corrcoef(pred[:, 0], f.target_logvol)[0, 1] > 0.5
+
+
+def test_risk_model_fits_the_one_percent_quantile(sp500_train: Features) -> None:
+    f = sp500_train
+    model = fit_risk(f, epochs=300)
+    var = model.predict(f.X)
+    assert np.all(var > 0)
+    breach_rate = np.mean(f.next_return < -var)
+    assert 0.003 < breach_rate < 0.025  # in-sample, the 1 % quantile is roughly hit
+    assert np.corrcoef(var, f.X[:, 3])[0, 1] > 0.5  # VaR rises with recent volatility
+
+
+def test_pinball_loss_known_values() -> None:
+    y = torch.tensor([1.0, -3.0])
+    q = torch.tensor([-2.0, -2.0])
+    # e = y - q = (3, -1): losses 0.01 * 3 and (0.01 - 1) * -1 = 0.99; mean 0.51.
+    assert float(pinball_loss(q, y, QUANTILE)) == pytest.approx(0.51)
+    # The 1 % quantile of a sample minimises the pinball loss over constant predictions.
+    sample = torch.as_tensor(np.random.default_rng(0).standard_normal(10_000))
+    grid = torch.linspace(-3.5, -1.0, 251)
+    losses = [float(pinball_loss(g.expand_as(sample), sample)) for g in grid]
+    best = float(grid[int(np.argmin(losses))])
+    assert best == pytest.approx(float(np.quantile(sample.numpy(), 0.01)), abs=0.05)
+
+
+def test_qlike_loss_is_zero_at_the_truth_and_asymmetric() -> None:
+    y = torch.tensor([0.5, -0.2])
+    assert float(qlike_logvol_loss(y, y)) == pytest.approx(0.0)
+    under = float(qlike_logvol_loss(y - 0.3, y))
+    over = float(qlike_logvol_loss(y + 0.3, y))
+    assert under > over > 0  # under-predicting variance costs more
+
+
+def test_margin_and_ltv_formulas() -> None:
+    # 4 % one-day VaR, 1.5x multiplier: 6 % margin (16.7x max leverage).
+    assert margin_requirement(4.0) == pytest.approx(0.06)
+    assert margin_requirement(4.0, horizon_days=4.0) == pytest.approx(0.12)
+    assert margin_requirement(0.1) == 0.01  # floor
+    assert margin_requirement(200.0) == 1.0  # cap
+    # 4 % VaR over 3 liquidation days + 5 % penalty: 1.5 * sqrt(3) * 0.04 + 0.05.
+    assert ltv_haircut(4.0) == pytest.approx(1.5 * np.sqrt(3) * 0.04 + 0.05)
+    assert ltv_haircut(100.0) == 1.0
+    with pytest.raises(ValueError, match="VaR must be"):
+        margin_requirement(float("nan"))
+    with pytest.raises(ValueError, match="VaR must be"):
+        ltv_haircut(-1.0)
+
+
+@pytest.mark.parametrize("cls", [VolatilityModel, RiskModel])
+def test_onnx_export_is_ezkl_friendly_and_contains_normalisation(
+    cls: type, tmp_path: Path, sp500_train: Features
+) -> None:
+    model = cls()
+    model.set_normalisation(sp500_train.X, y_shift=0.3, y_scale=2.0)
+    path = tmp_path / "model.onnx"
+    x = torch.as_tensor(sp500_train.X[:4])
+    torch.onnx.export(
+        model, (x,), str(path), input_names=["input"], output_names=["output"],
+        opset_version=18, dynamic_axes={"input": {0: "b"}, "output": {0: "b"}}, dynamo=False,
+    )  # fmt: skip
+    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert ops <= EZKL_FRIENDLY_OPS, ops - EZKL_FRIENDLY_OPS
+    assert {"Sub", "Mul"} <= ops  # the normalisation is in the graph
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    raw = sp500_train.X[:7]
+    (out,) = session.run(None, {"input": raw})
+    np.testing.assert_allclose(out[:, 0], model.predict(raw), atol=1e-5)
