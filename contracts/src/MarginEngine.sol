@@ -67,7 +67,9 @@ contract MarginEngine {
     function quote() public view returns (uint256 marginBps, uint256 volatility, bool usedFallback) {
         volatility = fallbackVolatility;
         usedFallback = true;
-        try volatilityFeed.latestRoundData() returns (uint80 roundId, int256 answer, uint256, uint256 updatedAt, uint80 answeredInRound) {
+        try volatilityFeed.latestRoundData() returns (
+            uint80 roundId, int256 answer, uint256, uint256 updatedAt, uint80 answeredInRound
+        ) {
             bool fresh = updatedAt != 0 && updatedAt <= block.timestamp && block.timestamp - updatedAt <= maxStaleness;
             if (fresh && answer > 0 && answeredInRound >= roundId) {
                 volatility = uint256(answer);

@@ -181,10 +181,13 @@ contract RiskOracle {
     /// @param dpEpsilonMilli differential-privacy epsilon x 1000.
     /// @param metricsHash hash of the evaluation metrics document.
     /// @param activatesAt reports are accepted from this timestamp on.
-    function registerModel(bytes32 modelHash, uint32 round, uint32 dpEpsilonMilli, bytes32 metricsHash, uint64 activatesAt)
-        external
-        onlyAdmin
-    {
+    function registerModel(
+        bytes32 modelHash,
+        uint32 round,
+        uint32 dpEpsilonMilli,
+        bytes32 metricsHash,
+        uint64 activatesAt
+    ) external onlyAdmin {
         if (models[modelHash].registered) revert ModelAlreadyRegistered(modelHash);
         models[modelHash] = Model(true, false, round, dpEpsilonMilli, activatesAt, metricsHash);
         emit ModelRegistered(modelHash, round, dpEpsilonMilli, metricsHash, activatesAt);
@@ -345,7 +348,8 @@ contract RiskOracle {
         }
         if (block.timestamp - observedAt > config.maxAge) revert ReportTooOld(feedId, observedAt, config.maxAge);
 
-        int256 answer = _decode(feedId, instances[FIRST_OUTPUT_INDEX + slot * outputsPerFeed + config.outputIndex], config);
+        int256 answer =
+            _decode(feedId, instances[FIRST_OUTPUT_INDEX + slot * outputsPerFeed + config.outputIndex], config);
         if (answer < config.minAnswer || answer > config.maxAnswer) {
             revert AnswerOutOfBounds(feedId, answer, config.minAnswer, config.maxAnswer);
         }

@@ -125,9 +125,7 @@ contract RiskOracleTest is OracleFixture {
         bytes32 foreign = keccak256("someone else's registered VKA");
         verifier.setDigestOverride(foreign);
         uint256[] memory inst = instancesFor(1, MODEL, ONE, ONE);
-        vm.expectRevert(
-            abi.encodeWithSelector(RiskOracle.VerifierDigestMismatch.selector, oracle.vkaDigest(), foreign)
-        );
+        vm.expectRevert(abi.encodeWithSelector(RiskOracle.VerifierDigestMismatch.selector, oracle.vkaDigest(), foreign));
         oracle.submit(proofOf(inst), inst, feeds(), uint40(block.timestamp));
     }
 
@@ -265,7 +263,9 @@ contract RiskOracleTest is OracleFixture {
     function test_RevertWhen_AnswerBelowMinimum() public {
         uint256[] memory inst = instancesFor(1, MODEL, -1, ONE);
         vm.expectRevert(
-            abi.encodeWithSelector(RiskOracle.AnswerOutOfBounds.selector, FEED_A, int256(-12207), int256(0), int256(5e8))
+            abi.encodeWithSelector(
+                RiskOracle.AnswerOutOfBounds.selector, FEED_A, int256(-12207), int256(0), int256(5e8)
+            )
         );
         oracle.submit(proofOf(inst), inst, feeds(), uint40(block.timestamp));
     }
