@@ -16,12 +16,16 @@ from rich.table import Table
 
 from oracle.anvil import ANVIL_DEV_KEY
 from oracle.errors import OracleError
+from oracle.node.cli import data_app, keys_app, node_app
 
 app = typer.Typer(
     help="Proofcast: verifiable federated risk models on chain.", no_args_is_help=True
 )
 bench = typer.Typer(help="Benchmarks: print numbers and write them under results/.")
 app.add_typer(bench, name="bench")
+app.add_typer(node_app, name="node")
+app.add_typer(data_app, name="data")
+app.add_typer(keys_app, name="keys")
 console = Console()
 
 

@@ -1,0 +1,277 @@
+"""Operator commands: `proofcast node ...`, `proofcast data ...`, `proofcast keys ...`.
+
+Thin over the library: each command loads the config, builds a `Node` and calls one method.
+Keys are never accepted as arguments: they come from the keystore named in the config (password
+in $PROOFCAST_KEYSTORE_PASSWORD or prompted) or from $PROOFCAST_PRIVATE_KEY.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from oracle.errors import OracleError
+
+node_app = typer.Typer(help="Run and inspect an oracle node.", no_args_is_help=True)
+data_app = typer.Typer(help="Import and inspect market data.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Create and inspect the node's encrypted keystore.", no_args_is_help=True
+)
+console = Console(stderr=True)
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Node TOML config file.")]
+RpcOpt = Annotated[str | None, typer.Option(help="Override node.rpc_url.")]
+ChainOpt = Annotated[int | None, typer.Option(help="Override node.chain_id.")]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    console.print(f"[red]error:[/] {exc}")
+    return typer.Exit(1)
+
+
+def _build_node(config_path: Path, flags: dict[str, Any], json_logs: bool = False) -> Any:
+    from circuits.errors import CircuitError
+    from oracle.node.config import load_config
+    from oracle.node.journal import Journal
+    from oracle.node.keys import load_key
+    from oracle.node.logs import configure_node_logging
+    from oracle.node.runner import Node
+    from oracle.node.sources import CsvDirectorySource
+
+    try:
+        config = load_config(config_path, flags)
+        key = load_key(config.keystore, _env_with_password(config.keystore))
+        configure_node_logging(key, json_logs)
+        source = CsvDirectorySource(config.source_dir, calendar=config.calendar)
+        journal = Journal(config.journal)
+        return Node(config, key, source, journal)
+    except (OracleError, CircuitError) as exc:
+        raise _fail(exc) from exc
+
+
+def _env_with_password(keystore: Path | None) -> dict[str, str]:
+    from oracle.node.keys import PASSWORD_ENV
+
+    env = dict(os.environ)
+    if keystore is not None and PASSWORD_ENV not in env and sys.stdin.isatty():
+        env[PASSWORD_ENV] = typer.prompt(f"password for {keystore}", hide_input=True)
+    return env
+
+
+@node_app.command("run")
+def node_run(
+    config: ConfigOpt,
+    rpc_url: RpcOpt = None,
+    chain_id: ChainOpt = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus /metrics on 127.0.0.1:PORT.")
+    ] = None,
+    once: Annotated[bool, typer.Option(help="One iteration, then exit.")] = False,
+    json_logs: Annotated[bool, typer.Option(help="Log JSON lines to stderr.")] = False,
+) -> None:
+    """Publish proven forecasts on heartbeat/deviation until SIGTERM or Ctrl-C."""
+    from oracle.node.metrics import MetricsServer
+
+    flags = {"rpc_url": rpc_url, "chain_id": chain_id, "metrics_port": metrics_port}
+    node = _build_node(config, flags, json_logs)
+    server = None
+    if node.config.metrics_port is not None:
+        server = MetricsServer(node.metrics, node.config.metrics_port).start()
+        node_log(f"metrics at http://127.0.0.1:{server.port}/metrics")
+    signal.signal(signal.SIGTERM, lambda *_: node.stop())
+    signal.signal(signal.SIGINT, lambda *_: node.stop())
+    try:
+        node.run(max_ticks=1 if once else None)
+    except OracleError as exc:
+        raise _fail(exc) from exc
+    finally:
+        if server is not None:
+            server.stop()
+        node.journal.close()
+    node_log("clean shutdown")
+
+
+def node_log(message: str) -> None:
+    import logging
+
+    logging.getLogger("proofcast.node").info(message)
+
+
+@node_app.command("publish-once")
+def node_publish_once(config: ConfigOpt, rpc_url: RpcOpt = None, chain_id: ChainOpt = None) -> None:
+    """Prove and publish the latest observation now (if it is newer than what is on chain)."""
+    node = _build_node(config, {"rpc_url": rpc_url, "chain_id": chain_id})
+    try:
+        result = node.tick(force=True)
+    except OracleError as exc:
+        raise _fail(exc) from exc
+    finally:
+        node.journal.close()
+    if result.round is None:
+        console.print(f"nothing published: {result.skipped or 'no feed due'}")
+        return
+    rnd = result.round
+    console.print(f"round {rnd.id}: {rnd.state} {rnd.tx_hash or ''} {rnd.error or ''}")
+    if rnd.state != "confirmed":
+        raise typer.Exit(1)
+
+
+@node_app.command("prove-once")
+def node_prove_once(config: ConfigOpt, rpc_url: RpcOpt = None) -> None:
+    """Prove the latest observation of every feed and verify the proof locally (no submission)."""
+    import numpy as np
+
+    from circuits.pipeline import prove, verify
+
+    node = _build_node(config, {"rpc_url": rpc_url})
+    try:
+        rows = np.stack([node.source.observe(f).features for f in node.config.feeds])
+    except OracleError as exc:
+        raise _fail(exc) from exc
+    with console.status("proving"):
+        proof = prove(node.artifacts, rows, "prove-once", node.compiled)
+    outputs = node.layout.float_outputs(proof.instances)
+    table = Table(
+        title=f"proof in {proof.prove_seconds:.1f}s, verified: {verify(node.artifacts, proof.path)}"
+    )
+    table.add_column("feed")
+    for name in node.layout.output_names:
+        table.add_column(name, justify="right")
+    for feed, row in zip(node.config.feeds, outputs, strict=True):
+        table.add_row(feed.name, *(f"{v:.5f}" for v in row))
+    Console().print(table)
+    console.print(f"proof: {proof.path}")
+
+
+@node_app.command("status")
+def node_status(config: ConfigOpt, rpc_url: RpcOpt = None, chain_id: ChainOpt = None) -> None:
+    """Feeds (on-chain value, round, staleness), model hash, balance and the last rounds."""
+    node = _build_node(config, {"rpc_url": rpc_url, "chain_id": chain_id})
+    now = time.time()
+    feeds = Table(title=f"oracle {node.config.oracle_address} on chain {node.chain_id}")
+    for col in ("feed", "rounds", "answer", "observed at", "staleness", "heartbeat"):
+        feeds.add_column(col)
+    for feed in node.config.feeds:
+        value = node.publisher.latest(feed.name)
+        rounds = node.publisher.rounds_for(feed.name)
+        if value is None:
+            feeds.add_row(feed.name, "0", "-", "-", "-", f"{feed.heartbeat_seconds:.0f}s")
+            continue
+        stale = now - value.updated_at
+        late = "[red]" if stale > feed.heartbeat_seconds else ""
+        feeds.add_row(
+            feed.name,
+            str(rounds),
+            f"{value.answer:.6f}",
+            time.strftime("%Y-%m-%d %H:%M", time.gmtime(value.observed_at)),
+            f"{late}{stale:.0f}s",
+            f"{feed.heartbeat_seconds:.0f}s",
+        )
+    out = Console()
+    out.print(feeds)
+    balance = node.w3.eth.get_balance(node.key.address)
+    out.print(f"transmitter {node.key.address}: {balance / 10**18:.6f} ETH")
+    out.print(
+        f"circuit model hash {node.manifest.model_hash} (model: {node.config.model or 'built'})"
+    )
+    rounds = Table(title=f"last rounds ({node.journal.path})")
+    for col in ("id", "state", "feeds due", "observed at", "nonce", "gas", "error"):
+        rounds.add_column(col)
+    for rnd in node.journal.iter_recent(10):
+        rounds.add_row(
+            str(rnd.id),
+            rnd.state,
+            ",".join(rnd.due_feeds),
+            time.strftime("%Y-%m-%d", time.gmtime(max(rnd.observed_at))),
+            "-" if rnd.nonce is None else str(rnd.nonce),
+            "-" if rnd.gas_used is None else f"{rnd.gas_used:,}",
+            rnd.error or "",
+        )
+    out.print(rounds)
+    node.journal.close()
+
+
+@data_app.command("inspect")
+def data_inspect(
+    path: Annotated[Path, typer.Argument(help="OHLC CSV (date,open,high,low,close[,volume]).")],
+    calendar: Annotated[str, typer.Option(help="business or daily (gap check).")] = "business",
+) -> None:
+    """Validate a price file and show its range and latest features (what the node proves)."""
+    from models.data import DataValidationError, load_ohlc_csv
+    from models.features import FEATURE_NAMES, InsufficientHistoryError, latest_features
+
+    try:
+        series = load_ohlc_csv(path, gap_policy="error", calendar=calendar)  # type: ignore[arg-type]
+        features = latest_features(series)
+    except (DataValidationError, InsufficientHistoryError, OSError) as exc:
+        raise _fail(exc) from exc
+    table = Table(title=f"{path}: {len(series)} bars, {series.dates[0]} .. {series.dates[-1]}")
+    table.add_column("feature")
+    table.add_column("latest", justify="right")
+    for name, value in zip(FEATURE_NAMES, features, strict=True):
+        table.add_row(name, f"{value:.5f}")
+    Console().print(table)
+
+
+@data_app.command("import")
+def data_import(
+    path: Annotated[Path, typer.Argument(help="OHLC CSV to validate and import.")],
+    source_dir: Annotated[Path, typer.Option(help="The node's source directory.")],
+    name: Annotated[str, typer.Option(help="File name in the source directory.")],
+    calendar: Annotated[str, typer.Option(help="business or daily (gap check).")] = "business",
+) -> None:
+    """Validate a price file and copy it into the node's source directory (atomically)."""
+    from models.data import DataValidationError, load_ohlc_csv
+
+    try:
+        series = load_ohlc_csv(path, gap_policy="error", calendar=calendar)  # type: ignore[arg-type]
+    except (DataValidationError, OSError) as exc:
+        raise _fail(exc) from exc
+    source_dir.mkdir(parents=True, exist_ok=True)
+    tmp = source_dir / f".{name}.tmp"
+    shutil.copyfile(path, tmp)
+    tmp.replace(source_dir / name)
+    console.print(f"imported {len(series)} bars to {source_dir / name}")
+
+
+@keys_app.command("new")
+def keys_new(
+    out: Annotated[Path, typer.Option(help="Keystore file to write (mode 0600).")],
+) -> None:
+    """Create a fresh key in an encrypted keystore (password from $PROOFCAST_KEYSTORE_PASSWORD
+    or prompted); prints the address only."""
+    from eth_account import Account
+
+    from oracle.node.keys import PASSWORD_ENV, SigningKey, write_keystore
+
+    if out.exists():
+        raise _fail(FileExistsError(f"{out} exists; refusing to overwrite a keystore"))
+    password = os.environ.get(PASSWORD_ENV) or typer.prompt(
+        "keystore password", hide_input=True, confirmation_prompt=True
+    )
+    key = SigningKey("0x" + bytes(Account.create().key).hex())
+    write_keystore(key, out, password)
+    console.print(f"wrote {out} for address {key.address}")
+
+
+@keys_app.command("address")
+def keys_address(
+    keystore: Annotated[Path | None, typer.Option(help="Keystore file (else the env key).")] = None,
+) -> None:
+    """Print the address of the configured key (never the key)."""
+    from oracle.node.keys import load_key
+
+    try:
+        key = load_key(keystore, _env_with_password(keystore))
+    except OracleError as exc:
+        raise _fail(exc) from exc
+    print(key.address)

@@ -1,0 +1,410 @@
+"""The node loop: observe -> decide -> prove -> sign+journal -> broadcast -> confirm.
+
+One round at a time. Each step is journaled before the next begins, and `recover` finishes or
+abandons whatever a previous process left unfinished before anything new starts, so the node
+can be killed at any instant. Crash points for tests: PROOFCAST_CRASH_AT=after_prove|after_sign|
+after_submit makes the process exit with status 137 right after that step.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+from web3 import Web3
+
+from circuits.artifacts import CircuitArtifacts
+from circuits.layout import InstanceLayout
+from circuits.manifest import check_manifest
+from circuits.pipeline import prove, witness_outputs
+from oracle.node import journal as J
+from oracle.node.config import NodeConfig
+from oracle.node.errors import ConfigError, SourceError
+from oracle.node.journal import Journal, Round
+from oracle.node.keys import SigningKey
+from oracle.node.metrics import Metrics
+from oracle.node.publisher import Publisher, RiskOraclePublisher
+from oracle.node.retry import Backoff, with_retries
+from oracle.node.schedule import Decision, OnChainValue, decide
+from oracle.node.sources import MarketSource, Observation
+from oracle.node.transactions import (
+    Preflight,
+    broadcast,
+    estimate_gas,
+    receipt_or_none,
+    replay_revert,
+    sign,
+)
+
+log = logging.getLogger("proofcast.node")
+T = TypeVar("T")
+CRASH_ENV = "PROOFCAST_CRASH_AT"
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for the kill tests: exit at once (no cleanup) at step `name`."""
+    if os.environ.get(CRASH_ENV) == name:
+        log.warning("fault injection: exiting at %s", name)
+        logging.shutdown()
+        os._exit(137)
+
+
+def make_web3(config: NodeConfig) -> Web3:
+    """A plain Web3 (no signing middleware, no built-in retries: the node does both)."""
+    provider = Web3.HTTPProvider(
+        config.rpc_url,
+        request_kwargs={"timeout": config.rpc_timeout_seconds},
+        exception_retry_configuration=None,
+    )
+    return Web3(provider)
+
+
+@dataclass(frozen=True)
+class TickResult:
+    """What one iteration did (for logs, the CLI and tests)."""
+
+    round: Round | None
+    decisions: list[Decision]
+    skipped: str | None = None
+
+
+class Node:
+    """A Proofcast oracle node bound to one circuit, one oracle contract and one journal."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        key: SigningKey,
+        source: MarketSource,
+        journal: Journal,
+        metrics: Metrics | None = None,
+        w3: Web3 | None = None,
+        publisher: Publisher | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.key = key
+        self.source = source
+        self.journal = journal
+        self.metrics = metrics or Metrics()
+        self.w3 = w3 or make_web3(config)
+        self.clock = clock
+        self.stop_event = threading.Event()
+        self.artifacts = CircuitArtifacts(config.circuit_dir)
+        self.manifest = check_manifest(self.artifacts)  # ArtifactMismatchError on a bad set
+        self.layout: InstanceLayout = self.manifest.instance_layout()
+        self.compiled = None
+        if config.model is not None:
+            self.compiled = self.artifacts.model_dir(config.model).compiled
+            if not self.compiled.is_file():
+                raise ConfigError(
+                    f"node.model: no compiled weights {self.compiled} (run compile_model first)"
+                )
+        if len(config.feeds) != self.layout.num_feeds:
+            raise ConfigError(
+                f"feeds: {len(config.feeds)} configured, but the circuit at {config.circuit_dir} "
+                f"proves {self.layout.num_feeds} feeds per report (RiskOracle needs all K)"
+            )
+        self.backoff = Backoff(
+            initial=config.backoff_initial_seconds, maximum=config.backoff_max_seconds
+        )
+        self.chain_id = self._rpc("eth_chainId", lambda: self.w3.eth.chain_id)
+        if self.chain_id != config.chain_id:
+            raise ConfigError(
+                f"node.chain_id: RPC {config.rpc_url} is chain {self.chain_id}, "
+                f"config says {config.chain_id}"
+            )
+        code = self._rpc("eth_getCode", lambda: self.w3.eth.get_code(config.oracle_address))
+        if len(code) == 0:
+            raise ConfigError(f"node.oracle_address: no contract at {config.oracle_address}")
+        self.publisher = publisher or RiskOraclePublisher(self.w3, config.oracle_address)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _rpc(self, what: str, call: Callable[[], T]) -> T:
+        return with_retries(
+            call,
+            what,
+            self.config.rpc_url,
+            self.backoff,
+            on_retry=lambda: self.metrics.inc("proofcast_rpc_retries_total"),
+            should_stop=self.stop_event.is_set,
+        )
+
+    def stop(self) -> None:
+        """Ask the loop to finish the current step and return (SIGTERM handler)."""
+        self.stop_event.set()
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self, max_ticks: int | None = None) -> None:
+        """Recover, then tick every `poll_seconds` until `stop()` (or `max_ticks`)."""
+        log.info(
+            "node %s publishing %s to %s on chain %d",
+            self.key.address,
+            ", ".join(f.name for f in self.config.feeds),
+            self.config.oracle_address,
+            self.chain_id,
+        )
+        ticks = 0
+        while not self.stop_event.is_set():
+            self.tick()
+            ticks += 1
+            if max_ticks is not None and ticks >= max_ticks:
+                break
+            self.stop_event.wait(self.config.poll_seconds)
+        log.info("node stopped after %d ticks", ticks)
+
+    def tick(self, force: bool = False) -> TickResult:
+        """One iteration: finish unfinished rounds, then publish if any feed is due
+        (`force`: publish whenever there is a new observation)."""
+        self.metrics.set("proofcast_last_tick_timestamp", self.clock())
+        self.recover()
+        try:
+            observations = [self.source.observe(feed) for feed in self.config.feeds]
+        except SourceError as exc:
+            log.error("skipping round: %s", exc)
+            self.metrics.inc("proofcast_errors_total", kind="data")
+            return TickResult(None, [], skipped=str(exc))
+        observed_at = {o.feed: o.observed_at for o in observations}
+        if self.journal.has_observation(observed_at):
+            return TickResult(None, [], skipped="observation already has a round")
+        features = np.stack([o.features for o in observations])
+        forecasts = self._forecasts(features)
+        decisions = self._decide(observations, forecasts, force)
+        for d in decisions:
+            log.info("feed %s: %s (%s)", d.feed, "due" if d.due else "not due", d.reason)
+        if not any(d.due for d in decisions):
+            return TickResult(None, decisions)
+        opened = self.journal.open_round(
+            observed_at,
+            [f.name for f in self.config.feeds],
+            [d.due for d in decisions],
+            features.tolist(),
+            forecasts,
+        )
+        if opened is None:
+            return TickResult(None, decisions, skipped="observation already has a round")
+        log.info("round %d observed at %s", opened.id, report_time(opened))
+        return TickResult(self.finish(opened), decisions)
+
+    def _forecasts(self, features: np.ndarray) -> list[float]:
+        instances = witness_outputs(self.artifacts, features, "forecast", self.compiled)
+        outputs = self.layout.float_outputs(instances)
+        return [
+            outputs[k][self._rpc("feeds", lambda f=f: self.publisher.output_index(f.name))]
+            for k, f in enumerate(self.config.feeds)
+        ]
+
+    def _decide(
+        self, observations: list[Observation], forecasts: list[float], force: bool
+    ) -> list[Decision]:
+        now = self.clock()
+        report_at = max(o.observed_at for o in observations)
+        decisions = []
+        for feed, forecast in zip(self.config.feeds, forecasts, strict=True):
+            onchain: OnChainValue | None = self._rpc(
+                "latestRound", lambda f=feed: self.publisher.latest(f.name)
+            )
+            if onchain is not None:
+                self.metrics.set(
+                    "proofcast_feed_staleness_seconds", now - onchain.updated_at, feed=feed.name
+                )
+                self.metrics.set("proofcast_feed_answer", onchain.answer, feed=feed.name)
+            d = decide(
+                feed.name,
+                forecast,
+                report_at,
+                onchain,
+                now,
+                feed.heartbeat_seconds,
+                feed.deviation_bps,
+            )
+            if force and not d.due and onchain is not None:
+                newer = report_at > onchain.observed_at
+                d = Decision(feed.name, newer, "forced" if newer else d.reason)
+            decisions.append(d)
+        # All feeds share one report (one observedAt): if any feed's on-chain value is not older
+        # than this observation the contract rejects the whole report, so nobody is due.
+        if any(d.reason == "no newer candle than on chain" for d in decisions):
+            return [Decision(d.feed, False, d.reason) for d in decisions]
+        return decisions
+
+    # ------------------------------------------------------------------ one round
+
+    def recover(self) -> None:
+        """Finish or abandon every round a previous run left unfinished (oldest first)."""
+        for rnd in self.journal.unfinished():
+            log.warning("recovering round %d left in state %r", rnd.id, rnd.state)
+            self.finish(rnd)
+
+    def finish(self, rnd: Round) -> Round:
+        """Drive `rnd` from its current state to a terminal one."""
+        if rnd.state in (J.OBSERVED, J.PROVEN):
+            age = self.clock() - rnd.created_at
+            if age > self.config.max_round_age_seconds:
+                return self._end(
+                    rnd, J.ABANDONED, error=f"round opened {age:.0f}s ago: too old to publish"
+                )
+        if rnd.state == J.OBSERVED:
+            rnd = self._prove(rnd)
+            crash_point("after_prove")
+        if rnd.state == J.PROVEN:
+            rnd = self._sign(rnd)
+            if rnd.state in J.TERMINAL:
+                return rnd
+            crash_point("after_sign")
+        if rnd.state == J.SUBMITTED:
+            return self._confirm(rnd)
+        return rnd
+
+    def _prove(self, rnd: Round) -> Round:
+        features = np.asarray(rnd.features, dtype=np.float64)
+        proof = prove(self.artifacts, features, f"round-{rnd.id}", self.compiled)
+        self.metrics.set("proofcast_proof_seconds", proof.prove_seconds)
+        self.metrics.inc("proofcast_proof_seconds_sum", proof.prove_seconds)
+        self.metrics.inc("proofcast_proofs_total")
+        log.info("round %d proven in %.1fs", rnd.id, proof.prove_seconds)
+        return self.journal.advance(
+            rnd.id,
+            J.PROVEN,
+            proof_hex=proof.proof_bytes.hex(),
+            instances=[str(i) for i in proof.instances],
+            prove_seconds=proof.prove_seconds,
+        )
+
+    def _calldata(self, rnd: Round) -> bytes:
+        return self.publisher.submit_calldata(
+            bytes.fromhex(rnd.proof_hex or ""),
+            [int(i) for i in rnd.instances or []],
+            rnd.feeds,
+            report_time(rnd),
+        )
+
+    def _sign(self, rnd: Round) -> Round:
+        data = self._calldata(rnd)
+        to, sender = self.config.oracle_address, self.key.address
+        try:
+            gas = self._rpc("eth_estimateGas", lambda: estimate_gas(self.w3, sender, to, data))
+        except Preflight as exc:
+            return self._reverted(rnd, self.publisher.decode_error(exc.data), "preflight")
+        nonce = self._next_nonce()
+        signed = self._rpc(
+            "sign",
+            lambda: sign(
+                self.w3,
+                self.key,
+                to,
+                data,
+                int(gas * self.config.gas_limit_margin),
+                nonce,
+                self.chain_id,
+            ),
+        )
+        log.info("round %d signed: nonce %d, tx %s", rnd.id, signed.nonce, signed.tx_hash)
+        return self.journal.advance(
+            rnd.id, J.SUBMITTED, nonce=signed.nonce, tx_hash=signed.tx_hash, raw_tx=signed.raw
+        )
+
+    def _next_nonce(self) -> int:
+        """The account's pending nonce, checked against the journal (no gap, no reuse)."""
+        pending = self._rpc(
+            "eth_getTransactionCount",
+            lambda: self.w3.eth.get_transaction_count(self.key.address, "pending"),
+        )
+        last = self.journal.last_nonce()
+        if last is not None and pending <= last:
+            confirmed = [r for r in self.journal.rounds(J.CONFIRMED) if r.nonce == last]
+            if confirmed:
+                raise ConfigError(
+                    f"account {self.key.address} has pending nonce {pending} on chain "
+                    f"{self.chain_id}, but the journal {self.journal.path} confirmed nonce {last}: "
+                    "wrong chain or a reset chain; refusing to reuse nonces"
+                )
+        return int(pending)
+
+    def _confirm(self, rnd: Round) -> Round:
+        assert rnd.tx_hash is not None and rnd.raw_tx is not None and rnd.nonce is not None
+        receipt = self._rpc(
+            "eth_getTransactionReceipt", lambda: receipt_or_none(self.w3, rnd.tx_hash)
+        )
+        if receipt is None:
+            mined_nonce = self._rpc(
+                "eth_getTransactionCount",
+                lambda: self.w3.eth.get_transaction_count(self.key.address, "latest"),
+            )
+            if mined_nonce > rnd.nonce:
+                # Our nonce was used by another transaction (e.g. the operator sent one by hand).
+                receipt = self._rpc("receipt", lambda: receipt_or_none(self.w3, rnd.tx_hash))
+                if receipt is None:
+                    return self._end(
+                        rnd, J.ABANDONED, error=f"nonce {rnd.nonce} used by another transaction"
+                    )
+        if receipt is None:
+            self._rpc("eth_sendRawTransaction", lambda: broadcast(self.w3, rnd.raw_tx, rnd.tx_hash))
+            crash_point("after_submit")
+            log.info("round %d broadcast: tx %s", rnd.id, rnd.tx_hash)
+            receipt = self._rpc("wait for receipt", lambda: self._wait(rnd))
+        if receipt["status"] == 1:
+            gas = int(receipt["gasUsed"])
+            self.metrics.set("proofcast_gas_used", gas)
+            self.metrics.inc("proofcast_gas_used_total", gas)
+            log.info(
+                "round %d confirmed in block %d (%d gas): %s",
+                rnd.id,
+                receipt["blockNumber"],
+                gas,
+                ", ".join(rnd.feeds),
+            )
+            return self._end(
+                rnd, J.CONFIRMED, block_number=int(receipt["blockNumber"]), gas_used=gas
+            )
+        data = self._rpc(
+            "replay revert",
+            lambda: replay_revert(
+                self.w3,
+                self.key.address,
+                self.config.oracle_address,
+                self._calldata(rnd),
+                int(receipt["blockNumber"]),
+            ),
+        )
+        return self._reverted(
+            rnd,
+            self.publisher.decode_error(data),
+            "mined",
+            block_number=int(receipt["blockNumber"]),
+            gas_used=int(receipt["gasUsed"]),
+        )
+
+    def _wait(self, rnd: Round) -> dict[str, Any]:
+        """Wait for the receipt; on timeout re-broadcast (idempotent) and let the retry loop
+        wait again."""
+        receipt = self.w3.eth.wait_for_transaction_receipt(
+            rnd.tx_hash, timeout=self.config.confirm_timeout_seconds, poll_latency=0.2
+        )
+        return dict(receipt)
+
+    def _reverted(self, rnd: Round, error: str, where: str, **fields: Any) -> Round:
+        log.error(
+            "round %d rejected by %s (%s): %s", rnd.id, self.config.oracle_address, where, error
+        )
+        self.metrics.inc("proofcast_errors_total", kind="revert")
+        return self._end(rnd, J.REVERTED, error=error, **fields)
+
+    def _end(self, rnd: Round, state: str, **fields: Any) -> Round:
+        if state == J.ABANDONED:
+            log.warning("round %d abandoned: %s", rnd.id, fields.get("error"))
+        self.metrics.inc("proofcast_rounds_total", state=state)
+        return self.journal.advance(rnd.id, state, **fields)
+
+
+def report_time(rnd: Round) -> int:
+    """The report's observedAt: the newest candle among its feeds."""
+    return max(rnd.observed_at)

@@ -1,0 +1,153 @@
+"""Real fixtures for node tests: one K=2 circuit, anvil with the reusable verifier, and per test
+a fresh RiskOracle, a fresh funded transmitter account, growing CSV files and a config file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from eth_account import Account
+from web3 import Web3
+
+from circuits.artifacts import CircuitArtifacts
+from circuits.pipeline import CircuitBuild, build_circuit, compile_model
+from models.data import load_ohlc_csv
+from models.features import build_features
+from models.identity import model_hash
+from models.placeholder import make_placeholder_model
+from oracle.anvil import ANVIL_CHAIN_ID, ANVIL_DEV_KEY, AnvilNode
+from oracle.chain import connect
+from oracle.contracts import FeedSpec, ModelSpec, OracleStack, deploy_oracle, register_model, send
+from oracle.verifier import OnChainVerifier, deploy_verifier
+from tests.oracle.node.market import write_candles
+
+FEEDS = ("ETH-USD", "BTC-USD")
+WIDE = 10**15
+UNREGISTERED = "unregistered"  # weights compiled on the circuit's keys but never registered
+
+
+@dataclass(frozen=True)
+class Circuit:
+    build: CircuitBuild
+    artifacts: CircuitArtifacts
+
+
+@dataclass(frozen=True)
+class Chain:
+    node: AnvilNode
+    w3: Web3
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One test's oracle, transmitter key, data directory and config file."""
+
+    stack: OracleStack
+    key: str
+    address: str
+    data_dir: Path
+    config: Path
+    journal: Path
+    rpc_url: str
+
+
+def _candles_end() -> dt.date:
+    # Bars close at the next midnight UTC; keep a few days of room so appended bars stay past.
+    return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=5)
+
+
+@pytest.fixture(scope="session")
+def circuit(tmp_path_factory: pytest.TempPathFactory) -> Circuit:
+    """The placeholder model (8 features, as models.features) proving K=2 feeds per report."""
+    root = tmp_path_factory.mktemp("node-circuit")
+    rows = []
+    for seed in range(4):
+        path = write_candles(root / f"cal{seed}.csv", _candles_end(), days=80, seed=seed)
+        rows.append(build_features(load_ohlc_csv(path, calendar="daily")).X)
+    calibration = torch.tensor(np.concatenate(rows), dtype=torch.float32)
+    artifacts = CircuitArtifacts(root / "circuit")
+    model = make_placeholder_model(0)
+    build = build_circuit(model, calibration[:2], calibration, artifacts)
+    compile_model(make_placeholder_model(7), artifacts, UNREGISTERED, calibration[:2])
+    return Circuit(build, artifacts)
+
+
+@pytest.fixture(scope="session")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    log = tmp_path_factory.mktemp("node-anvil") / "anvil.log"
+    with AnvilNode(log_path=log) as node:
+        w3 = connect(node.rpc_url, ANVIL_DEV_KEY, expected_chain_id=ANVIL_CHAIN_ID)
+        yield Chain(node, w3)
+
+
+@pytest.fixture(scope="session")
+def verifier(chain: Chain, circuit: Circuit) -> OnChainVerifier:
+    return deploy_verifier(chain.w3, circuit.artifacts)
+
+
+def feed_spec(name: str, **overrides: int) -> FeedSpec:
+    values = {"min_answer": -WIDE, "max_answer": WIDE, "max_delta": WIDE, "max_age": 30 * 86_400}
+    return FeedSpec(name=name, **(values | overrides))
+
+
+def write_config(path: Path, rpc_url: str, oracle: str, circuit_dir: Path, **node: object) -> Path:
+    """A node config for FEEDS with `node` keys added/overridden (TOML literals)."""
+    settings = {
+        "rpc_url": f'"{rpc_url}"',
+        "chain_id": str(ANVIL_CHAIN_ID),
+        "oracle_address": f'"{oracle}"',
+        "circuit_dir": f'"{circuit_dir}"',
+        "journal": '"journal.sqlite"',
+        "poll_seconds": "0.2",
+        "backoff_initial_seconds": "0.2",
+        "backoff_max_seconds": "1.0",
+        "confirm_timeout_seconds": "5",
+    } | {k: str(v) for k, v in node.items()}
+    lines = ["[node]", *(f"{k} = {v}" for k, v in settings.items())]
+    lines += ["", "[source]", 'directory = "data"', 'calendar = "daily"']
+    for name in FEEDS:
+        lines += ["", "[[feeds]]", f'name = "{name}"', f'file = "{name}.csv"']
+        lines += ["heartbeat_seconds = 86400", "deviation_bps = 0"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def deployment(
+    tmp_path: Path, chain: Chain, verifier: OnChainVerifier, circuit: Circuit
+) -> Deployment:
+    """A fresh oracle for FEEDS with the circuit's model registered, a fresh transmitter funded
+    by the dev account (so its nonces count only the node's transactions), and 40 bars per feed."""
+    stack = deploy_oracle(
+        chain.w3,
+        verifier.contract.address,
+        verifier.vka,
+        circuit.build.layout,
+        [feed_spec(name) for name in FEEDS],
+    )
+    register_model(stack, ModelSpec(model_hash(make_placeholder_model(0))))
+    account = Account.create()
+    send(chain.w3, stack.oracle.functions.setTransmitter(account.address, True), "setTransmitter")
+    tx = chain.w3.eth.send_transaction({"to": account.address, "value": Web3.to_wei(10, "ether")})
+    chain.w3.eth.wait_for_transaction_receipt(tx)
+    data = tmp_path / "data"
+    data.mkdir()
+    for seed, name in enumerate(FEEDS):
+        write_candles(data / f"{name}.csv", _candles_end(), days=40, seed=10 + seed)
+    config = write_config(
+        tmp_path / "node.toml", chain.node.rpc_url, stack.oracle.address, circuit.artifacts.root
+    )
+    return Deployment(
+        stack=stack,
+        key="0x" + bytes(account.key).hex(),
+        address=account.address,
+        data_dir=data,
+        config=config,
+        journal=tmp_path / "journal.sqlite",
+        rpc_url=chain.node.rpc_url,
+    )

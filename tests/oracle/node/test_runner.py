@@ -1,0 +1,112 @@
+"""The node loop against a real RiskOracle on anvil with real EZKL proofs (in-process)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from oracle.contracts import feed_id
+from oracle.node import journal as J
+from oracle.node.config import load_config, with_overrides
+from oracle.node.errors import ConfigError
+from oracle.node.journal import Journal
+from oracle.node.keys import SigningKey
+from oracle.node.runner import Node
+from oracle.node.sources import CsvDirectorySource
+from tests.oracle.node.conftest import FEEDS, UNREGISTERED, Deployment
+from tests.oracle.node.market import append_candle
+
+pytestmark = pytest.mark.slow
+
+
+def make_node(d: Deployment, **overrides: object) -> Node:
+    config = with_overrides(load_config(d.config, env={}), **overrides)
+    source = CsvDirectorySource(config.source_dir, calendar=config.calendar)
+    return Node(config, SigningKey(d.key), source, Journal(config.journal))
+
+
+def onchain_rounds(d: Deployment) -> list[int]:
+    return [d.stack.oracle.functions.latestRoundId(feed_id(f)).call() for f in FEEDS]
+
+
+def test_publishes_every_feed_once_per_observation(deployment: Deployment) -> None:
+    node = make_node(deployment)
+    first = node.tick()
+    assert first.round is not None and first.round.state == J.CONFIRMED, first
+    assert onchain_rounds(deployment) == [1, 1]
+    # The proved forecast is what the contract stores (8 decimals, truncated).
+    for k, feed in enumerate(FEEDS):
+        value = node.publisher.latest(feed)
+        assert value is not None
+        assert value.answer == pytest.approx(first.round.forecasts[k], abs=1e-3)
+        assert value.observed_at == max(first.round.observed_at)
+
+    again = node.tick()  # same files: the observation already has a round
+    assert again.round is None and onchain_rounds(deployment) == [1, 1]
+
+    append_candle(deployment.data_dir / f"{FEEDS[0]}.csv", seed=1)
+    second = node.tick()
+    assert second.round is not None and second.round.state == J.CONFIRMED
+    assert onchain_rounds(deployment) == [2, 2]
+    assert [r.nonce for r in node.journal.rounds(J.CONFIRMED)] == [0, 1]
+    assert node.w3.eth.get_transaction_count(deployment.address) == 2
+    assert node.metrics.get("proofcast_rounds_total", state="confirmed") == 2
+    assert node.metrics.get("proofcast_gas_used") > 0
+
+
+def test_not_due_within_heartbeat_and_threshold(deployment: Deployment) -> None:
+    node = make_node(deployment)
+    assert node.tick().round.state == J.CONFIRMED
+    quiet = tuple(
+        type(f)(f.name, f.file, heartbeat_seconds=86_400, deviation_bps=1e9)
+        for f in node.config.feeds
+    )
+    node = make_node(deployment, feeds=quiet)
+    append_candle(deployment.data_dir / f"{FEEDS[1]}.csv", seed=2)
+    result = node.tick()
+    assert result.round is None and not any(d.due for d in result.decisions)
+    assert all("within" in d.reason for d in result.decisions)
+    assert onchain_rounds(deployment) == [1, 1]
+
+
+def test_bad_data_is_skipped_and_never_proved(
+    deployment: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    node = make_node(deployment)
+    append_candle(deployment.data_dir / f"{FEEDS[1]}.csv", seed=0, row="2099-01-01,1,2,0.5,nan,1\n")
+    with caplog.at_level(logging.ERROR, logger="proofcast.node"):
+        result = node.tick()
+    assert result.round is None and "BTC-USD" in (result.skipped or "")
+    assert "skipping round" in caplog.text and "BTC-USD.csv" in caplog.text
+    assert node.journal.rounds() == []
+    assert node.metrics.get("proofcast_proofs_total") == 0
+    assert node.metrics.get("proofcast_errors_total", kind="data") == 1
+    assert onchain_rounds(deployment) == [0, 0]
+
+
+def test_reverted_submission_is_decoded_and_recorded(deployment: Deployment) -> None:
+    node = make_node(deployment, model=UNREGISTERED)  # compiled on the keys, never registered
+    result = node.tick()
+    rnd = result.round
+    assert rnd is not None and rnd.state == J.REVERTED
+    assert rnd.error is not None and rnd.error.startswith("ModelNotActive(0x")
+    assert rnd.nonce is None  # rejected at preflight: no transaction, no nonce consumed
+    assert node.w3.eth.get_transaction_count(deployment.address) == 0
+    assert onchain_rounds(deployment) == [0, 0]
+    assert node.metrics.get("proofcast_errors_total", kind="revert") == 1
+
+
+def test_node_refuses_wrong_chain_and_missing_model(deployment: Deployment) -> None:
+    with pytest.raises(ConfigError, match=r"node\.chain_id: RPC .* is chain 31337, config says 1"):
+        make_node(deployment, chain_id=1)
+    with pytest.raises(ConfigError, match=r"node\.model: no compiled weights"):
+        make_node(deployment, model="nope")
+
+
+def test_missing_artifacts_are_refused(deployment: Deployment, tmp_path: Path) -> None:
+    from circuits.manifest import ArtifactMismatchError
+
+    with pytest.raises(ArtifactMismatchError, match="no artifact manifest"):
+        make_node(deployment, circuit_dir=tmp_path / "empty")
