@@ -59,6 +59,33 @@ def _wait_for_port(port: int, proc: subprocess.Popen, name: str, log_path: Path,
     raise DeploymentError(f"{name} did not listen on 127.0.0.1:{port} in {timeout:.0f} s")
 
 
+def _descendants(pids: set[int]) -> set[int]:
+    """All live descendants of `pids` (Linux /proc; detached children included)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    found: set[int] = set()
+    stack = list(pids)
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def _env(home: Path) -> dict[str, str]:
+    """Environment for a Flower process: its own FLWR_HOME, this venv's scripts first on PATH."""
+    bin_dir = str(Path(sys.executable).parent)
+    path = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    return {**os.environ, "FLWR_HOME": str(home), "FLWR_DISABLE_UPDATE_CHECK": "1", "PATH": path}
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -87,7 +114,7 @@ class LocalFederation:
     def _spawn(self, name: str, cmd: list[str], home: Path) -> subprocess.Popen:
         home.mkdir(parents=True, exist_ok=True)
         log_path = self.workdir / f"{name}.log"
-        env = {**os.environ, "FLWR_HOME": str(home), "FLWR_DISABLE_UPDATE_CHECK": "1"}
+        env = _env(home)
         with log_path.open("wb") as out:
             proc = subprocess.Popen(
                 cmd,
@@ -137,7 +164,7 @@ class LocalFederation:
         cmd = [_bin("flwr"), "run", str(PROJECT_ROOT), CONNECTION, "--stream"]
         if run_config:
             cmd += ["--run-config", _config_args(run_config)]
-        env = {**os.environ, "FLWR_HOME": str(self.cli_home), "FLWR_DISABLE_UPDATE_CHECK": "1"}
+        env = _env(self.cli_home)
         log.info("running: %s", shlex.join(cmd))
         try:
             done = subprocess.run(
@@ -157,8 +184,14 @@ class LocalFederation:
             raise DeploymentError(f"flwr run exited {done.returncode}:\n{output[-3000:]}")
         return output
 
+    def all_pids(self) -> set[int]:
+        """The started processes and every live descendant (app subprocesses, SuperExec)."""
+        roots = {proc.pid for _name, proc, _log in self.processes}
+        return roots | _descendants(roots)
+
     def stop(self, grace: float = 10.0) -> None:
-        """Stop every process group (SIGTERM, then SIGKILL after `grace` seconds)."""
+        """Stop every process and its descendants (SIGTERM, then SIGKILL after `grace` s)."""
+        tree = self.all_pids()
         for _name, proc, _log in reversed(self.processes):
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -173,6 +206,10 @@ class LocalFederation:
                 os.killpg(proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
+        for pid in tree | _descendants(tree):
+            # Detached grandchildren (own session) outlive their group: end them by pid.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
 
 @contextlib.contextmanager

@@ -5,10 +5,13 @@ A provider is named by a data spec: `bundled:<name>` (a series shipped with the 
 is turned into features by `models.features.build_features` -- the very function the oracle uses --
 and split in time: the first `TRAIN_FRACTION` of days to train, the rest to evaluate.
 
-Two models are trained together: the volatility model (log-volatility regression) and the risk
-model (a VaR quantile of the next return). Only their trainable parameters travel; their input
-normalisation is set once from federated sums (`feature_sums` -> `normalisation_from_sums`), so no
-provider ever reveals a row of data.
+Two models are trained together: `models.volatility.VolatilityModel` (QLIKE loss) and
+`models.risk.RiskModel` (1-day 99% VaR, pinball loss), with the losses those modules define.
+Only their trainable parameters travel; their input normalisation is set once from federated
+sums (`feature_sums` -> `normalisation_from_sums`), so no provider ever reveals a row of data.
+Feature mean/std and the volatility model's output map are exactly the pooled values; the risk
+model's starting VaR (its output shift) cannot come from sums exactly (a quantile), so it is the
+Gaussian 1% quantile of the pooled mean/std of returns.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from torch import nn
 
 TRAIN_FRACTION = 0.7
 MODEL_NAMES = ("volatility", "risk")
-VAR_LEVEL = 0.05  # the risk model's quantile: a one-day 95% VaR of the next return
 
 
 class ProviderDataError(ValueError):
@@ -85,48 +87,57 @@ def load_provider(spec: str) -> ProviderData:
 
 # --- The models and their federated normalisation --------------------------------------------
 
+# Standard-normal 1% quantile: the pooled starting VaR is -(mean + Z_01 * std) of returns.
+Z_01 = -2.3263478740408408
+
 
 def build_models(seed: int = 0) -> nn.ModuleDict:
     """Fresh volatility and risk models, deterministically initialised under `seed`."""
-    from models.features import NUM_FEATURES
-    from models.network import NormalisedNet, init_weights
+    from models.network import init_weights
+    from models.risk import RiskModel
+    from models.volatility import VolatilityModel
 
-    models = nn.ModuleDict({name: NormalisedNet(NUM_FEATURES) for name in MODEL_NAMES})
+    models = nn.ModuleDict({"volatility": VolatilityModel(), "risk": RiskModel()})
     for i, model in enumerate(models.values()):
         init_weights(model, seed + i)
     return models
 
 
 def feature_sums(data: ProviderData) -> dict[str, np.ndarray]:
-    """Count, sums and sums of squares of a provider's training rows (what it shares in round 0)."""
+    """Count and sums over a provider's training rows (all it shares in round 0)."""
     x = data.x_train.astype(np.float64)
-    y = np.stack([data.logvol_train, data.ret_train], axis=1).astype(np.float64)
+    y = data.logvol_train.astype(np.float64)
+    r = data.ret_train.astype(np.float64)
     return {
         "count": np.array([len(x)], dtype=np.float64),
         "x_sum": x.sum(axis=0),
         "x_sumsq": (x**2).sum(axis=0),
-        "y_sum": y.sum(axis=0),
-        "y_sumsq": (y**2).sum(axis=0),
+        # logvol, logvol^2, realized variance exp(2 logvol), return, return^2
+        "y_sums": np.array([y.sum(), (y**2).sum(), np.exp(2 * y).sum(), r.sum(), (r**2).sum()]),
     }
 
 
 def normalisation_from_sums(sums: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Pooled means and standard deviations from summed `feature_sums` (exact, no rows)."""
+    """Pooled normalisation from summed `feature_sums`: exact means/stds, no rows needed."""
     n = float(np.asarray(sums["count"]).reshape(-1)[0])
 
-    def mean_std(total: np.ndarray, total_sq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def std(total: np.ndarray | float, total_sq: np.ndarray | float) -> np.ndarray:
         mean = np.asarray(total) / n
-        std = np.sqrt(np.maximum(np.asarray(total_sq) / n - mean**2, 0.0))
-        return mean, np.where(std > 1e-8, std, 1.0)
+        sd = np.sqrt(np.maximum(np.asarray(total_sq) / n - mean**2, 0.0))
+        return np.where(sd > 1e-8, sd, 1.0)
 
-    x_mean, x_std = mean_std(sums["x_sum"], sums["x_sumsq"])
-    y_mean, y_std = mean_std(sums["y_sum"], sums["y_sumsq"])
-    return {"x_mean": x_mean, "x_std": x_std, "y_mean": y_mean, "y_std": y_std}
+    x_mean = np.asarray(sums["x_sum"]) / n
+    x_std = std(sums["x_sum"], sums["x_sumsq"])
+    y_sum, y_sumsq, rv_sum, r_sum, r_sumsq = np.asarray(sums["y_sums"], dtype=np.float64)
+    r_std = float(std(r_sum, r_sumsq))
+    y_shift = np.array([0.5 * np.log(rv_sum / n), -(r_sum / n + Z_01 * r_std)])
+    y_scale = np.array([float(std(y_sum, y_sumsq)), r_std])
+    return {"x_mean": x_mean, "x_std": x_std, "y_shift": y_shift, "y_scale": y_scale}
 
 
 def normalisation_to_bytes(norm: dict[str, np.ndarray]) -> bytes:
     """Pack normalisation statistics for a ConfigRecord (float64, fixed order)."""
-    parts = [norm["x_mean"], norm["x_std"], norm["y_mean"], norm["y_std"]]
+    parts = [norm["x_mean"], norm["x_std"], norm["y_shift"], norm["y_scale"]]
     return np.concatenate([np.asarray(p, np.float64).reshape(-1) for p in parts]).tobytes()
 
 
@@ -134,7 +145,7 @@ def normalisation_from_bytes(blob: bytes) -> dict[str, np.ndarray]:
     """Inverse of `normalisation_to_bytes`."""
     v = np.frombuffer(blob, dtype=np.float64).copy()
     f = (len(v) - 4) // 2
-    return {"x_mean": v[:f], "x_std": v[f : 2 * f], "y_mean": v[2 * f : 2 * f + 2], "y_std": v[-2:]}
+    return {"x_mean": v[:f], "x_std": v[f : 2 * f], "y_shift": v[-4:-2], "y_scale": v[-2:]}
 
 
 def set_normalisation(models: nn.ModuleDict, norm: dict[str, np.ndarray]) -> None:
@@ -143,8 +154,8 @@ def set_normalisation(models: nn.ModuleDict, norm: dict[str, np.ndarray]) -> Non
         for i, model in enumerate(models.values()):
             model.x_shift.copy_(torch.as_tensor(norm["x_mean"], dtype=torch.float32))
             model.x_scale.copy_(torch.as_tensor(1.0 / norm["x_std"], dtype=torch.float32))
-            model.y_shift.fill_(float(norm["y_mean"][i]))
-            model.y_scale.fill_(float(norm["y_std"][i]))
+            model.y_shift.fill_(float(norm["y_shift"][i]))
+            model.y_scale.fill_(float(norm["y_scale"][i]))
 
 
 def trainable_names(models: nn.ModuleDict) -> list[str]:
@@ -170,36 +181,34 @@ def set_trainable(models: nn.ModuleDict, arrays: dict[str, np.ndarray]) -> None:
 
 # --- Local training and evaluation (the visible loop) ----------------------------------------
 
-
-def pinball_loss(
-    pred: torch.Tensor, target: torch.Tensor, level: float = VAR_LEVEL
-) -> torch.Tensor:
-    """Quantile (pinball) loss at `level`: minimised by the `level` quantile of `target`."""
-    diff = target - pred
-    return torch.mean(torch.maximum(level * diff, (level - 1.0) * diff))
+WEIGHT_DECAY = 1e-4  # as in models.network.train_network
 
 
 def train_local(
     models: nn.ModuleDict, data: ProviderData, *, epochs: int, lr: float, seed: int
 ) -> dict[str, float]:
-    """`epochs` full-batch Adam steps on this provider's rows, starting from the global weights."""
+    """`epochs` full-batch Adam steps on this provider's rows, starting from the global weights.
+
+    Unlike `models.network.train_network` this does not re-initialise: it continues from the
+    weights the server sent. Fresh optimiser state each round (clients are stateless).
+    """
+    from models.risk import var_pinball_loss
+    from models.volatility import qlike_logvol_loss
+
     torch.manual_seed(seed)
     x = torch.as_tensor(data.x_train)
-    targets = {
-        "volatility": torch.as_tensor(data.logvol_train).reshape(-1, 1),
-        "risk": torch.as_tensor(data.ret_train).reshape(-1, 1),
-    }
-    losses = {
-        "volatility": nn.functional.mse_loss,
-        "risk": pinball_loss,
+    jobs = {
+        "volatility": (qlike_logvol_loss, torch.as_tensor(data.logvol_train).reshape(-1, 1)),
+        "risk": (var_pinball_loss, torch.as_tensor(data.ret_train).reshape(-1, 1)),
     }
     metrics = {}
     for name, model in models.items():
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        loss_fn, target = jobs[name]
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=WEIGHT_DECAY)
         model.train()
         for _ in range(epochs):
             opt.zero_grad()
-            loss = losses[name](model(x), targets[name])
+            loss = loss_fn(model(x), target)
             loss.backward()
             opt.step()
         model.eval()
@@ -209,16 +218,12 @@ def train_local(
 
 @torch.no_grad()
 def predict(models: nn.ModuleDict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted log vol, predicted VaR return quantile) for feature rows `x`."""
-    xb = torch.as_tensor(np.asarray(x, dtype=np.float32))
-    return (
-        models["volatility"](xb)[:, 0].double().numpy(),
-        models["risk"](xb)[:, 0].double().numpy(),
-    )
+    """(forecast log vol, 99% VaR in percent) for feature rows `x`."""
+    return models["volatility"].predict(x), models["risk"].predict(x)
 
 
 def evaluate_models(models: nn.ModuleDict, data: ProviderData) -> dict[str, float]:
-    """Out-of-sample QLIKE of the volatility forecast and VaR breach rate on the test rows."""
+    """Out-of-sample QLIKE of the volatility forecast and VaR breaches on the test rows."""
     logvol_pred, var_pred = predict(models, data.x_test)
     return evaluate_predictions(logvol_pred, var_pred, data.logvol_test, data.ret_test)
 
@@ -226,19 +231,22 @@ def evaluate_models(models: nn.ModuleDict, data: ProviderData) -> dict[str, floa
 def evaluate_predictions(
     logvol_pred: np.ndarray, var_pred: np.ndarray, logvol_true: np.ndarray, ret_true: np.ndarray
 ) -> dict[str, float]:
-    """QLIKE (variance proxy exp(2 logvol)), MSE of log vol, VaR breach rate and pinball loss."""
-    rv = np.exp(2.0 * np.asarray(logvol_true, np.float64))
-    h = np.exp(2.0 * np.asarray(logvol_pred, np.float64))
-    qlike = float(np.mean(rv / h - np.log(rv / h) - 1.0))
-    breaches = float(np.mean(np.asarray(ret_true) < np.asarray(var_pred)))
-    pin = float(
-        pinball_loss(torch.as_tensor(np.asarray(var_pred)), torch.as_tensor(np.asarray(ret_true)))
-    )
-    mse = float(np.mean((np.asarray(logvol_pred) - np.asarray(logvol_true)) ** 2))
+    """QLIKE and log-vol MSE (`models.evaluation`), 99% VaR breach rate, Kupiec p-value, pinball."""
+    from models.evaluation import kupiec_pof, mse_logvol, qlike
+    from models.risk import QUANTILE, var_pinball_loss
+
+    logvol_pred = np.asarray(logvol_pred, np.float64)
+    var_pred = np.asarray(var_pred, np.float64)
+    rv, forecast = np.exp(2.0 * np.asarray(logvol_true, np.float64)), np.exp(2.0 * logvol_pred)
+    breaches = np.asarray(ret_true) < -var_pred
+    pin = var_pinball_loss(torch.as_tensor(var_pred), torch.as_tensor(np.asarray(ret_true, float)))
+    q = qlike(rv, forecast)
     return {
-        "qlike": qlike,
-        "logvol-mse": mse,
-        "var-breach-rate": breaches,
-        "pinball": pin,
-        "loss": mse,
+        "qlike": q,
+        "logvol-mse": mse_logvol(logvol_true, logvol_pred),
+        "var-breach-rate": float(breaches.mean()),
+        "var-breach-excess": float(breaches.mean() - QUANTILE),
+        "kupiec-pvalue": kupiec_pof(breaches, QUANTILE).pvalue,
+        "pinball": float(pin),
+        "loss": q,
     }

@@ -1,0 +1,28 @@
+"""Simulated federations (Flower simulation engine, in-process), each configuration run once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from federated.simulation import simulate
+
+PROVIDERS = ("bundled:sp500", "bundled:wti", "stress:7")
+# Small but real: every provider trains both models for a few full-batch epochs per round.
+FAST = {"local-epochs": 10, "node-wait": 30.0, "providers": ",".join(PROVIDERS)}
+
+
+@pytest.fixture(scope="session")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """`simulated(name, **overrides)`: each distinct configuration is simulated once."""
+    cache: dict[str, Path] = {}
+
+    def run(name: str, **overrides: Any) -> Path:
+        if name not in cache:
+            cache[name] = simulate(tmp_path_factory.mktemp(name), **{**FAST, **overrides})
+        return cache[name]
+
+    return run

@@ -1,0 +1,80 @@
+"""SecAgg+: the aggregate equals plain FedAvg; the server never sees an individual update."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from federated import secagg
+from federated.manifest import load_manifest, load_round_model
+from federated.task import (
+    build_models,
+    get_trainable,
+    load_provider,
+    set_trainable,
+    train_local,
+    trainable_names,
+)
+from tests.federated.conftest import FAST, PROVIDERS
+
+
+def _round1_params(out) -> dict[str, np.ndarray]:
+    models = build_models()
+    for key in ("volatility", "risk"):
+        models[key] = load_round_model(out, 1, key, models[key])
+    return get_trainable(models)
+
+
+@pytest.fixture(scope="module")
+def runs(simulated):
+    plain = simulated("clean", **{"num-server-rounds": 2})
+    secure = simulated("secagg", **{"num-server-rounds": 1, "secagg": True})
+    return plain, secure, secagg._LAST_STRATEGY[-1]
+
+
+def _individual_updates(plain) -> list[tuple[int, dict[str, np.ndarray]]]:
+    """What each provider sends in round 1, recomputed from its own data (test as auditor)."""
+    saved = build_models()
+    saved["volatility"] = load_round_model(plain, 1, "volatility", saved["volatility"])
+    saved["risk"] = load_round_model(plain, 1, "risk", saved["risk"])
+    initial = get_trainable(build_models(0))
+    updates = []
+    for spec in PROVIDERS:
+        data = load_provider(spec)
+        models = build_models(0)
+        for key in ("volatility", "risk"):  # the federated normalisation, as the round used
+            models[key].load_state_dict(saved[key].state_dict())
+        set_trainable(models, initial)
+        train_local(models, data, epochs=FAST["local-epochs"], lr=0.01, seed=0 + 1)
+        updates.append((data.num_train, get_trainable(models)))
+    return updates
+
+
+def test_secagg_aggregate_equals_plain_fedavg(runs) -> None:
+    plain, secure, _ = runs
+    a, b = _round1_params(plain), _round1_params(secure)
+    for name in a:
+        np.testing.assert_allclose(b[name], a[name], atol=1e-4, err_msg=name)
+    m = load_manifest(secure, 1)
+    assert m.secagg is True and m.participants == sorted(PROVIDERS)
+
+
+def test_server_only_sees_the_aggregate_never_an_individual_update(runs) -> None:
+    plain, secure, strategy = runs
+    names = trainable_names(build_models())
+    seen = strategy.seen_parameters[1]
+    assert len(seen) == len(PROVIDERS)  # one result per provider reached aggregate_fit...
+    aggregate = _round1_params(secure)
+    flat_agg = np.concatenate([aggregate[n].ravel() for n in names])
+    for vec in seen:  # ...but each carried the unmasked sum, not that provider's update
+        np.testing.assert_allclose(np.concatenate([v.ravel() for v in vec]), flat_agg, atol=1e-6)
+
+    updates = _individual_updates(plain)
+    total = sum(n for n, _ in updates)
+    mean = {k: sum(n * u[k] for n, u in updates) / total for k in names}
+    plain_round1 = _round1_params(plain)
+    for k in names:  # the recomputed updates are exactly what the plain run averaged
+        np.testing.assert_allclose(mean[k], plain_round1[k], atol=1e-5, err_msg=k)
+    for _n, update in updates:
+        flat = np.concatenate([update[k].ravel() for k in names])
+        assert np.max(np.abs(flat - flat_agg)) > 1e-2  # nothing the server saw equals it
