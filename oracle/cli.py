@@ -117,3 +117,20 @@ def bench_circuits(
     )
     console.print((out / "circuits.md").read_text())
     console.print(f"{len(rows)} circuits measured; results in {out}/circuits.{{md,json}}")
+
+
+@bench.command("contracts")
+def bench_contracts(
+    feeds: Annotated[str, typer.Option(help="Comma-separated batch sizes K.")] = "1,16",
+    out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
+    workdir: Annotated[Path, typer.Option(help="Scratch directory.")] = Path(
+        "build/bench-contracts"
+    ),
+) -> None:
+    """Gas of the on-chain oracle: deploy, register, submit per K, latestRoundData."""
+    from oracle.gas_report import run_contracts_benchmark
+
+    sizes = tuple(int(k) for k in feeds.split(",") if k.strip())
+    run_contracts_benchmark(out, workdir, feeds=sizes, progress=console.log)
+    console.print((out / "contracts.md").read_text())
+    console.print(f"results in {out}/contracts.{{md,json}}")
