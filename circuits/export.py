@@ -1,4 +1,4 @@
-"""torch -> ONNX export, checked against onnxruntime on every export."""
+"""ONNX parity: the exported graph must reproduce the torch model (checked on every export)."""
 
 from __future__ import annotations
 
@@ -9,26 +9,11 @@ import onnxruntime as ort
 import torch
 
 from circuits.errors import OnnxParityError
+from models.export import export_onnx
 
-OPSET = 18  # the newest opset EZKL's tract backend is tested against
+__all__ = ["PARITY_ATOL", "export_onnx", "onnx_parity"]
+
 PARITY_ATOL = 1e-5
-
-
-def export_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path) -> Path:
-    """Export `model` (in eval mode) to ONNX at `path`, with a dynamic batch axis."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model = model.eval()
-    torch.onnx.export(
-        model,
-        (example,),
-        str(path),
-        input_names=["input"],
-        output_names=["output"],
-        opset_version=OPSET,
-        dynamic_axes={"input": {0: "batch_size"}, "output": {0: "batch_size"}},
-        dynamo=False,
-    )
-    return path
 
 
 def onnx_parity(model: torch.nn.Module, path: Path, inputs: torch.Tensor) -> float:

@@ -1,17 +1,23 @@
 """A model's on-chain identity: the Poseidon hash of its quantised weights.
 
 EZKL with `param_visibility="hashed"` exposes, as a public instance, the Poseidon hash of every
-constant tensor of the graph (ONNX initializers, in graph order), each quantised to fixed point
-as round(w * 2**param_scale), flattened row-major and encoded as BN254 field elements. This
-module recomputes that value from the torch module alone, so the federated manifest and the
-circuit name a model by the same number (the circuits tests check they agree).
+constant tensor of the ONNX graph, taken in the order the graph's nodes first use them (with
+the layouts the export gives them: a bias-free Linear becomes a MatMul by the transposed
+weight), each quantised as round(w * 2**param_scale), flattened row-major and encoded as BN254
+field elements. This module recomputes that value from the same ONNX export the circuit proves,
+so the federated manifest and the circuit name a model by the same number (the circuits tests
+check that they agree).
 """
 
 from __future__ import annotations
 
 import ezkl
 import numpy as np
+import onnx
 import torch
+from onnx import numpy_helper
+
+from models.export import to_onnx
 
 # Fixed-point fractional bits for weights. Fixed (not calibrated per round) so that a model's
 # hash is a property of its weights alone and every round of an architecture shares one key.
@@ -38,13 +44,40 @@ def poseidon_fixed_point(values: np.ndarray, scale: int) -> int:
     return int.from_bytes(bytes.fromhex(digest), "little")
 
 
-def model_hash(model: torch.nn.Module, param_scale: int = PARAM_SCALE) -> int:
-    """Poseidon hash of the quantised weights: the model-hash instance the circuit exposes.
+def graph_constants(graph: onnx.GraphProto) -> list[np.ndarray]:
+    """Constant tensors of `graph` in the order its nodes first use them.
 
-    All parameters and buffers, in state_dict order (the order the ONNX export keeps them).
+    Initializers and Constant nodes count; an Identity of a constant is the same constant (the
+    exporter emits one when two modules hold equal buffers, and EZKL folds it), so it is
+    hashed once, where first used.
     """
-    flat = [t.detach().double().numpy().reshape(-1) for t in model.state_dict().values()]
+    constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.attribute:
+            constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    alias = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "Identity"}
+    ordered: list[np.ndarray] = []
+    seen: set[str] = set()
+    for node in graph.node:
+        if node.op_type == "Identity":
+            continue
+        for name in node.input:
+            source = alias.get(name, name)
+            if source in constants and source not in seen:
+                seen.add(source)
+                ordered.append(constants[source])
+    return ordered
+
+
+def onnx_model_hash(graph: onnx.ModelProto, param_scale: int = PARAM_SCALE) -> int:
+    """Model hash of an exported ONNX graph (what EZKL's hashed-parameter instance holds)."""
+    flat = [np.asarray(c, dtype=np.float64).reshape(-1) for c in graph_constants(graph.graph)]
     return poseidon_fixed_point(np.concatenate(flat), param_scale)
+
+
+def model_hash(model: torch.nn.Module, param_scale: int = PARAM_SCALE) -> int:
+    """Poseidon hash of the quantised weights: the model-hash instance the circuit exposes."""
+    return onnx_model_hash(to_onnx(model), param_scale)
 
 
 def model_hash_hex(model: torch.nn.Module, param_scale: int = PARAM_SCALE) -> str:

@@ -1,0 +1,52 @@
+"""The model hash computed from the torch module equals the circuit's public instance."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from circuits.artifacts import CircuitArtifacts
+from circuits.pipeline import build_circuit, prove, verify
+from models.identity import model_hash
+from models.oracle_model import OracleModel
+from models.risk import RiskModel, train_risk
+from models.volatility import VolatilityModel, train_volatility
+
+
+def _trained_oracle_model(seed: int = 0) -> tuple[OracleModel, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(300, 8)).astype(np.float32)
+    y = 0.3 * X[:, 0] + rng.normal(scale=0.1, size=300)
+    r = rng.normal(scale=1.0 + 0.5 * np.abs(X[:, 1]), size=300)
+    vol = train_volatility(VolatilityModel(8, 4), X, y, epochs=5, seed=seed)
+    risk = train_risk(RiskModel(8, 4), X, r, epochs=5, seed=seed)
+    return OracleModel(vol, risk).eval(), X
+
+
+@pytest.mark.slow
+def test_oracle_model_hash_matches_the_proof_instance(tmp_path: Path) -> None:
+    model, X = _trained_oracle_model()
+    artifacts = CircuitArtifacts(tmp_path / "circuit")
+    build = build_circuit(model, torch.tensor(X[:2]), torch.tensor(X[:200]), artifacts)
+    proof = prove(artifacts, X[-2:])
+    assert verify(artifacts, proof.path)
+    assert proof.instances[build.layout.model_hash_index] == model_hash(model)
+    assert build.layout.num_feeds == 2 and build.layout.outputs_per_feed == 2
+    proved = np.array(build.layout.float_outputs(proof.instances))
+    with torch.no_grad():
+        expected = model(torch.tensor(X[-2:])).numpy()
+    assert np.max(np.abs(proved - expected)) < 5e-3
+
+
+def test_hash_changes_with_any_weight() -> None:
+    model, _ = _trained_oracle_model()
+    before = model_hash(model)
+    with torch.no_grad():
+        model.risk.skip.bias.add_(0.01)
+    assert model_hash(model) != before
+
+
+def test_mismatched_feature_widths_are_refused() -> None:
+    with pytest.raises(ValueError, match="8 features"):
+        OracleModel(VolatilityModel(8, 4), RiskModel(6, 4))
