@@ -54,12 +54,14 @@ def quantisation_error(
     model: torch.nn.Module,
     artifacts: CircuitArtifacts,
     evaluation: torch.Tensor,
+    log_outputs: tuple[bool, ...] = (),
     rel_floor: float = 1e-3,
 ) -> QuantisationError:
     """Compare circuit outputs (from witnesses, no proving) with torch on `evaluation` rows.
 
-    Relative error is |proved - float| / max(|float|, rel_floor), so outputs near zero do not
-    dominate it.
+    Relative error is measured in the units a consumer uses: for outputs flagged in
+    `log_outputs` (a log volatility) on exp(output), i.e. |exp(proved - float) - 1|; otherwise
+    |proved - float| / max(|float|, rel_floor).
     """
     layout = InstanceLayout.read(artifacts.layout)
     num_feeds = layout.num_feeds
@@ -73,8 +75,12 @@ def quantisation_error(
             instances = witness_outputs(artifacts, batch.numpy(), name=f"quant-{i}")
             proved = np.array(layout.float_outputs(instances))
             diff = np.abs(proved - expected)
+            rel = diff / np.maximum(np.abs(expected), rel_floor)
+            for j, is_log in enumerate(log_outputs):
+                if is_log:
+                    rel[:, j] = np.abs(np.expm1(proved[:, j] - expected[:, j]))
             abs_errors.append(diff.reshape(-1))
-            rel_errors.append((diff / np.maximum(np.abs(expected), rel_floor)).reshape(-1))
+            rel_errors.append(rel.reshape(-1))
     abs_all, rel_all = np.concatenate(abs_errors), np.concatenate(rel_errors)
     return QuantisationError(
         max_abs=float(abs_all.max()),
@@ -94,6 +100,7 @@ def measure_circuit(
     config: CircuitConfig | None = None,
     config_label: str = "default",
     srs: Path | None = None,
+    log_outputs: tuple[bool, ...] = (),
 ) -> tuple[CircuitMeasurement, CircuitArtifacts, Proof]:
     """Build a K-feed circuit for `model` on rows of `features` and measure it.
 
@@ -111,7 +118,7 @@ def measure_circuit(
     verify_seconds = time.perf_counter() - start
     if not ok:
         raise RuntimeError(f"{proof.path}: benchmark proof did not verify")
-    quant = quantisation_error(model, artifacts, evaluation)
+    quant = quantisation_error(model, artifacts, evaluation, log_outputs)
     row = CircuitMeasurement(
         model=name,
         num_feeds=num_feeds,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -27,7 +27,16 @@ from oracle.verifier import (
 
 log = logging.getLogger(__name__)
 
-ModelSpec = tuple[str, torch.nn.Module, torch.Tensor]  # name, model, feature rows
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model to benchmark, the feature rows to calibrate and evaluate on, and which of its
+    outputs are logarithms (their error is reported on the exponentiated value)."""
+
+    name: str
+    model: torch.nn.Module
+    features: torch.Tensor
+    log_outputs: tuple[bool, ...] = ()
 
 
 def run_circuits_benchmark(
@@ -42,18 +51,20 @@ def run_circuits_benchmark(
     rows: list[CircuitMeasurement] = []
     with AnvilNode(log_path=None) as node:
         w3 = connect(node.rpc_url, ANVIL_DEV_KEY)
-        for name, model, features in specs:
+        for spec in specs:
             for k in feeds:
                 for label, config in configs:
+                    name = spec.name
                     progress(f"{name}: K={k}, {label}")
                     row, artifacts, proof = measure_circuit(
                         name,
-                        model,
-                        features,
+                        spec.model,
+                        spec.features,
                         k,
                         workdir / f"{name}-k{k}-{label}",
                         config=config,
                         config_label=label,
+                        log_outputs=spec.log_outputs,
                     )
                     verifier = deploy_verifier(w3, artifacts)
                     if not verify_on_chain(verifier, proof.proof_bytes, proof.instances):
@@ -105,8 +116,24 @@ KNOB_CONFIGS: tuple[tuple[str, CircuitConfig], ...] = (
 )
 
 
-def benchmark_specs() -> list[ModelSpec]:
-    """The placeholder MLP on synthetic features (until the trained models are wired in)."""
-    from models.placeholder import make_placeholder_model, sample_features
+def benchmark_specs(series: str = "sp500", seed: int = 0) -> list[ModelSpec]:
+    """The volatility model, the risk model and the combined oracle model, trained centrally on
+    the first 80% of `series` and evaluated on the last 20% of its feature rows."""
+    from models.data import load_bundled
+    from models.features import build_features
+    from models.oracle_model import OracleModel
+    from models.risk import fit_risk
+    from models.volatility import fit_volatility
 
-    return [("placeholder", make_placeholder_model(0), sample_features(256, seed=5))]
+    features = build_features(load_bundled(series))
+    cut = int(len(features.X) * 0.8)
+    train = features.slice(0, cut)
+    X = torch.tensor(features.X, dtype=torch.float32)
+    vol = fit_volatility(train, seed=seed)
+    risk = fit_risk(train, seed=seed)
+    rows = X[cut:]
+    return [
+        ModelSpec("volatility", vol.eval(), rows, (True,)),
+        ModelSpec("risk", risk.eval(), rows, (False,)),
+        ModelSpec("oracle", OracleModel(vol, risk).eval(), rows, (True, False)),
+    ]

@@ -38,6 +38,8 @@ def _main(
         format="%(message)s",
         handlers=[RichHandler(console=console, show_path=False)],
     )
+    if not verbose:  # EZKL logs every step and a fidelity table at INFO/WARNING
+        logging.getLogger("ezkl").setLevel(logging.ERROR)
 
 
 @app.command()
