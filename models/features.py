@@ -28,6 +28,7 @@ VOL_FLOOR = 0.01
 
 HAR_WEEK = 5
 HAR_MONTH = 22
+EWM_LAMBDA = 0.94  # RiskMetrics decay, over a finite HAR_MONTH window (exact, no warm-up state)
 
 FEATURE_NAMES: tuple[str, ...] = (
     "logvol_d",  # HAR daily component: log vol of day t
@@ -36,7 +37,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "vol_w",  # mean daily vol (percent, not log) over days t-4..t
     "ret_d",  # log return of day t (percent)
     "ret_w",  # sum of log returns over days t-4..t (percent)
-    "absret_d",  # |ret_d|
+    "logvol_ewm",  # log of the exponentially weighted (lambda 0.94) mean RV over days t-21..t
     "negret_d",  # min(ret_d, 0): the leverage effect
 )
 NUM_FEATURES = len(FEATURE_NAMES)
@@ -119,7 +120,7 @@ def log_returns(close: np.ndarray) -> np.ndarray:
     return np.r_[np.nan, 100.0 * np.diff(np.log(close))]
 
 
-def _trailing_mean(x: np.ndarray, window: int) -> np.ndarray:
+def trailing_mean(x: np.ndarray, window: int) -> np.ndarray:
     """Mean of x[t-window+1..t]; NaN until the window is full or if it contains a NaN."""
     out = np.full(len(x), np.nan)
     if len(x) >= window:
@@ -131,6 +132,15 @@ def _trailing_mean(x: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
+def ewm_mean(x: np.ndarray, window: int, lam: float) -> np.ndarray:
+    """Weighted mean of x[t-window+1..t] with weights lam**age (normalised); NaN until full."""
+    w = lam ** np.arange(window)[::-1]  # oldest first, as the windows below are ordered
+    out = np.full(len(x), np.nan)
+    if len(x) >= window:
+        out[window - 1 :] = np.lib.stride_tricks.sliding_window_view(x, window) @ (w / w.sum())
+    return out
+
+
 def feature_table(series: PriceSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features of every day ``[n, F]`` (NaN during warm-up), log vol ``[n]``, returns ``[n]``."""
     rv = realized_variance(series)
@@ -139,12 +149,12 @@ def feature_table(series: PriceSeries) -> tuple[np.ndarray, np.ndarray, np.ndarr
     X = np.column_stack(
         [
             logvol,
-            _trailing_mean(logvol, HAR_WEEK),
-            _trailing_mean(logvol, HAR_MONTH),
-            _trailing_mean(np.exp(logvol), HAR_WEEK),
+            trailing_mean(logvol, HAR_WEEK),
+            trailing_mean(logvol, HAR_MONTH),
+            trailing_mean(np.exp(logvol), HAR_WEEK),
             ret,
-            _trailing_mean(ret, HAR_WEEK) * HAR_WEEK,
-            np.abs(ret),
+            trailing_mean(ret, HAR_WEEK) * HAR_WEEK,
+            0.5 * np.log(np.maximum(ewm_mean(rv, HAR_MONTH, EWM_LAMBDA), VOL_FLOOR**2)),
             np.minimum(ret, 0.0),
         ]
     )

@@ -3,12 +3,16 @@
 The network maps raw features to the output in one graph, so its ONNX export (and the circuit)
 contains everything from raw features to the number published on chain:
 
-    z   = (x - x_shift) * x_scale            # feature normalisation, stored as buffers
-    h   = skip(z) + out(relu(hidden(z)))     # linear (HAR-style) path + one ReLU layer
-    y   = h * y_scale + y_shift              # output de-normalisation, stored as buffers
+    z   = (x - x_shift) * x_scale                     # feature normalisation (buffers)
+    c   = z_lo + relu(z - z_lo) - relu(z - z_hi)      # z clipped to the training range
+    h   = skip(z) + out(relu(hidden(c)))              # linear (HAR-style) path + one ReLU layer
+    y   = h * y_scale + y_shift                       # output de-normalisation (buffers)
 
 Only Gemm/MatMul, Add, Sub, Mul and Relu: nothing EZKL has to approximate with lookups except
 ReLU. With ``hidden=0`` the network is purely linear (a HAR-style regression on all features).
+The clip keeps the nonlinear branch inside the range it was trained on, so on a day beyond all
+history (a -33 % oil day) the forecast extrapolates linearly instead of through arbitrary ReLU
+kinks; the linear path still sees the unclipped features.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ class NormalisedNet(nn.Module):
         self.register_buffer("x_scale", torch.ones(n_features))
         self.register_buffer("y_shift", torch.zeros(1))
         self.register_buffer("y_scale", torch.ones(1))
+        self.register_buffer("z_lo", torch.full((n_features,), -4.0))
+        self.register_buffer("z_hi", torch.full((n_features,), 4.0))
         self.skip = nn.Linear(n_features, 1)
         if hidden > 0:
             self.hidden = nn.Linear(n_features, hidden)
@@ -42,7 +48,8 @@ class NormalisedNet(nn.Module):
         z = (x - self.x_shift) * self.x_scale
         h = self.skip(z)
         if self.hidden_size > 0:
-            h = h + self.out(torch.relu(self.hidden(z)))
+            c = self.z_lo + torch.relu(z - self.z_lo) - torch.relu(z - self.z_hi)
+            h = h + self.out(torch.relu(self.hidden(c)))
         return h * self.y_scale + self.y_shift
 
     def config(self) -> dict:
@@ -50,13 +57,17 @@ class NormalisedNet(nn.Module):
         return {"n_features": self.n_features, "hidden": self.hidden_size}
 
     def set_normalisation(self, X: np.ndarray, y_shift: float, y_scale: float) -> None:
-        """Store feature mean and 1/std (from training rows only) and the output affine map."""
+        """Store feature mean and 1/std, the normalised training range (all from the training
+        rows only) and the output affine map."""
         X = np.asarray(X, dtype=np.float64)
         std = X.std(axis=0)
         std = np.where(std > 1e-8, std, 1.0)
+        z = (X - X.mean(axis=0)) / std
         with torch.no_grad():
             self.x_shift.copy_(torch.as_tensor(X.mean(axis=0), dtype=torch.float32))
             self.x_scale.copy_(torch.as_tensor(1.0 / std, dtype=torch.float32))
+            self.z_lo.copy_(torch.as_tensor(z.min(axis=0), dtype=torch.float32))
+            self.z_hi.copy_(torch.as_tensor(z.max(axis=0), dtype=torch.float32))
             self.y_shift.fill_(float(y_shift))
             self.y_scale.fill_(float(y_scale))
 

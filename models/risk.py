@@ -61,14 +61,43 @@ def train_risk(
     lr: float = 0.01,
     seed: int = 0,
     weight_decay: float = 1e-4,
+    calibration_fraction: float = 0.2,
 ) -> RiskModel:
-    """Set the normalisation and fit VaR by quantile regression on next-day returns (percent)."""
+    """Fit VaR by quantile regression, then calibrate it on the most recent rows.
+
+    The first ``1 - calibration_fraction`` of the rows (in time order) train the network; on the
+    rest, VaR is rescaled by the conformal factor c = the finite-sample 99 % quantile of
+    ``-r_{t+1} / VaR_t`` (split-conformal quantile regression, Romano et al. 2019), so the
+    breach rate on recent data is 1 %. c is folded into the output buffers: the circuit is
+    unchanged. ``calibration_fraction=0`` skips the calibration.
+    """
+    X = np.asarray(X, dtype=np.float32)
     r = np.asarray(next_return, dtype=np.float64)
-    base = -np.quantile(r, QUANTILE)  # the unconditional (historical-simulation) VaR
-    model.set_normalisation(X, y_shift=base, y_scale=r.std())
+    n_cal = round(calibration_fraction * len(r))
+    n_fit = len(r) - n_cal
+    base = -np.quantile(r[:n_fit], QUANTILE)  # the unconditional (historical-simulation) VaR
+    model.set_normalisation(X[:n_fit], y_shift=base, y_scale=r[:n_fit].std())
     train_network(
-        model, X, r, var_pinball_loss, epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed
+        model,
+        X[:n_fit],
+        r[:n_fit],
+        var_pinball_loss,
+        epochs=epochs,
+        lr=lr,
+        weight_decay=weight_decay,
+        seed=seed,
     )
+    if n_cal > 0:
+        var = model.predict(X[n_fit:])
+        ok = var > 1e-6
+        if ok.any():
+            scores = -r[n_fit:][ok] / var[ok]
+            level = min(1.0, VAR_LEVEL * (1.0 + 1.0 / scores.size))
+            c = float(np.quantile(scores, level, method="higher"))
+            if c > 0:
+                with torch.no_grad():
+                    model.y_scale.mul_(c)
+                    model.y_shift.mul_(c)
     return model
 
 

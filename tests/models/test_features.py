@@ -66,7 +66,9 @@ def test_har_components_against_hand_computed_values() -> None:
     assert col["vol_w"][t] == pytest.approx(sum(abs(r) for r in rets[25:30]) / 5)
     assert col["ret_d"][t] == pytest.approx(3.0)
     assert col["ret_w"][t] == pytest.approx(sum(rets[25:30]))
-    assert col["absret_d"][t - 1] == pytest.approx(2.0)
+    w = [0.94**k for k in range(22)]
+    ewm = sum(wk * rets[29 - k] ** 2 for k, wk in enumerate(w)) / sum(w)
+    assert col["logvol_ewm"][t] == pytest.approx(0.5 * math.log(ewm))
     assert col["negret_d"][t - 1] == pytest.approx(-2.0) and col["negret_d"][t] == 0.0
 
 
