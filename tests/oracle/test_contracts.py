@@ -171,7 +171,18 @@ def test_rejects_unregistered_and_retired_models(world: World) -> None:
         "ModelNotActive", submit_report, stack, proof.proof_bytes, proof.instances, [FEED], now
     )
     retire_model(stack, world.build.model_hash)
+    world.w3.provider.make_request("evm_increaseTime", [3601])
+    world.w3.provider.make_request("evm_mine", [])
     assert not stack.oracle.functions.isActive(err.args_[0]).call()
+    assert_reverts(
+        "ModelNotActive",
+        submit_report,
+        stack,
+        proof.proof_bytes,
+        proof.instances,
+        [FEED],
+        block_timestamp(world.w3),
+    )
 
 
 def test_rejects_replayed_report(world: World) -> None:
