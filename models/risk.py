@@ -28,15 +28,24 @@ from models.network import NormalisedNet, train_network
 VAR_LEVEL = 0.99
 QUANTILE = 1.0 - VAR_LEVEL
 DEFAULT_HIDDEN = 8
+VAR_FLOOR = 0.05  # percent: the smallest VaR the model publishes
 
 
 class RiskModel(NormalisedNet):
-    """Raw features ``[batch, F]`` -> 1-day 99 % VaR, positive, percent ``[batch, 1]``."""
+    """Raw features ``[batch, F]`` -> 1-day 99 % VaR, positive, percent ``[batch, 1]``.
+
+    The output is floored at `VAR_FLOOR` in the graph (``floor + relu(v - floor)``), so a
+    published VaR is never zero or negative, even on inputs far from the training data.
+    """
 
     kind = "risk"
 
     def __init__(self, n_features: int = NUM_FEATURES, hidden: int = DEFAULT_HIDDEN) -> None:
         super().__init__(n_features, hidden)
+        self.register_buffer("var_floor", torch.tensor([VAR_FLOOR]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.var_floor + torch.relu(super().forward(x) - self.var_floor)
 
 
 def pinball_loss(
