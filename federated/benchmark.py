@@ -306,7 +306,7 @@ def _markdown(x: dict[str, Any]) -> str:
     for k, v in x["attacks"].items():
         lines.append(
             f"| {k} | {v['clean_qlike_honest']:.4f} | {v['attacked_qlike_honest']:.4g} | "
-            f"{100 * v['degradation_honest']:+.1f}% | {100 * v['degradation_all']:+.1f}% |"
+            f"{100 * v['degradation_honest']:+.3g}% | {100 * v['degradation_all']:+.3g}% |"
         )
     lines += [
         "",

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from federated.cli import train_app
 from oracle.anvil import ANVIL_DEV_KEY
 from oracle.errors import OracleError
 from oracle.node.cli import data_app, keys_app, node_app
@@ -26,6 +27,7 @@ app.add_typer(bench, name="bench")
 app.add_typer(node_app, name="node")
 app.add_typer(data_app, name="data")
 app.add_typer(keys_app, name="keys")
+app.add_typer(train_app, name="train")
 console = Console()
 
 
@@ -44,8 +46,72 @@ def _main(
 
 @app.command()
 def demo(
-    workdir: Annotated[Path, typer.Option(help="Where artifacts and reports are written.")] = Path(
+    workdir: Annotated[Path, typer.Option(help="Where artifacts are written.")] = Path(
         "build/demo"
+    ),
+    results: Annotated[Path, typer.Option(help="Where the report is written.")] = Path("results"),
+    rpc_url: Annotated[
+        str | None, typer.Option(help="Use this chain instead of starting a local anvil.")
+    ] = None,
+    srs: Annotated[
+        Path | None,
+        typer.Option(help="Ceremony SRS file; without it a testing-only SRS is generated."),
+    ] = None,
+    rounds: Annotated[int, typer.Option(help="Federated rounds.")] = 3,
+) -> None:
+    """The whole system from nothing: federated training on bundled data, circuit, local chain,
+    contracts, model registration, one proven batch update of every feed, a consumer margin."""
+    from circuits.errors import CircuitError
+    from oracle.demo import DemoSettings, run_demo, write_report
+
+    key = os.environ.get("PROOFCAST_PRIVATE_KEY", ANVIL_DEV_KEY)
+    if rpc_url and key == ANVIL_DEV_KEY:
+        console.print("[yellow]PROOFCAST_PRIVATE_KEY not set: using anvil's public dev key[/]")
+    settings = DemoSettings(
+        workdir=workdir, results=results, rpc_url=rpc_url, private_key=key, srs=srs, rounds=rounds
+    )
+    try:
+        report = run_demo(settings, progress=console.log)
+    except (OracleError, CircuitError, RuntimeError, ValueError) as exc:
+        console.print(f"[red]demo failed:[/] {type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from exc
+    path = write_report(report, results)
+
+    table = Table(title="Proofcast demo: federated model, proven on chain")
+    for col in (
+        "feed",
+        "log vol %",
+        "VaR99 %",
+        "on-chain",
+        "QLIKE model",
+        "QLIKE EWMA",
+        "VaR hits",
+    ):
+        table.add_column(col, justify="right")
+    for f in report.feeds:
+        table.add_row(
+            f.feed,
+            f"{f.log_vol_pct:.3f}",
+            f"{f.var99_pct:.3f}",
+            str(f.on_chain_answer),
+            f"{f.qlike_model:.3f}",
+            f"{f.qlike_ewma:.3f}",
+            f"{f.var_breach_rate:.2%}",
+        )
+    console.print(table)
+    eps = "off" if report.dp_epsilon is None else f"{report.dp_epsilon:.2f}"
+    console.print(
+        f"DP epsilon {eps} | proof {report.prove_seconds:.1f} s for {report.num_feeds} feeds | "
+        f"{report.submit_gas:,} gas per update, {report.gas_per_feed:,} per feed | "
+        f"MarginEngine margin {report.margin_bps} bps | total {report.total_seconds:.0f} s"
+    )
+    console.print(f"[green]demo complete[/]; report at {path}")
+
+
+@app.command()
+def selftest(
+    workdir: Annotated[Path, typer.Option(help="Where artifacts and reports are written.")] = Path(
+        "build/selftest"
     ),
     rpc_url: Annotated[
         str | None, typer.Option(help="Use this chain instead of starting a local anvil.")
@@ -55,7 +121,8 @@ def demo(
         typer.Option(help="Ceremony SRS file; without it a testing-only SRS is generated."),
     ] = None,
 ) -> None:
-    """Run the pipeline end to end: model -> ONNX -> EZKL proof -> on-chain verification."""
+    """Toolchain check: prove one placeholder prediction, verify it in Python and on chain,
+    and check that tampered proofs are rejected."""
     from circuits.errors import CircuitError
     from oracle.pipeline import run_pipeline
 
@@ -136,3 +203,38 @@ def bench_contracts(
     run_contracts_benchmark(out, workdir, feeds=sizes, progress=console.log)
     console.print((out / "contracts.md").read_text())
     console.print(f"results in {out}/contracts.{{md,json}}")
+
+
+@bench.command("federated")
+def bench_federated(
+    quick: Annotated[bool, typer.Option(help="Fewer rounds, one DP level (minutes).")] = False,
+    out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
+    workdir: Annotated[Path, typer.Option(help="Scratch directory.")] = Path(
+        "build/bench-federated"
+    ),
+) -> None:
+    """Federated vs centralised vs local-only, attacks vs robust rules, DP and SecAgg+ costs."""
+    from federated.benchmark import BenchSettings, run_federated_benchmark
+
+    settings = BenchSettings.quick() if quick else BenchSettings()
+    run_federated_benchmark(out, workdir, settings, progress=console.log)
+    console.print((out / "federated.md").read_text())
+    console.print(f"results in {out}/federated.{{md,json}} and {out}/federated_convergence.png")
+
+
+@bench.command("models")
+def bench_models(
+    series: Annotated[
+        str, typer.Option(help="Comma-separated series: bundled names and/or 'stress'.")
+    ] = "sp500,wti,aapl,msft,stress",
+    refit_every: Annotated[int, typer.Option(help="Rows between refits (rolling origin).")] = 250,
+    epochs: Annotated[int, typer.Option(help="Training epochs per refit.")] = 300,
+    out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
+) -> None:
+    """Out-of-sample QLIKE / VaR backtests of the models vs HAR-RV, GARCH(1,1) and EWMA."""
+    from models.benchmark import run_models_benchmark
+
+    names = [s.strip() for s in series.split(",") if s.strip()]
+    run_models_benchmark(out, names, refit_every=refit_every, epochs=epochs, progress=console.log)
+    console.print((out / "models.md").read_text())
+    console.print(f"results in {out}/models.{{md,json}} and {out}/models_*.png")
