@@ -83,7 +83,14 @@ def _env(home: Path) -> dict[str, str]:
     """Environment for a Flower process: its own FLWR_HOME, this venv's scripts first on PATH."""
     bin_dir = str(Path(sys.executable).parent)
     path = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    return {**os.environ, "FLWR_HOME": str(home), "FLWR_DISABLE_UPDATE_CHECK": "1", "PATH": path}
+    return {
+        **os.environ,
+        "FLWR_HOME": str(home),
+        "FLWR_DISABLE_UPDATE_CHECK": "1",
+        # Never `uv sync` the app's dependencies at run time: they are installed already.
+        "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",
+        "PATH": path,
+    }
 
 
 def _toml_value(value: Any) -> str:

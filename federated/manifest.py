@@ -5,7 +5,9 @@ Layout under the run's output directory:
     round-003/volatility.pt   state_dict of the global volatility model after round 3
     round-003/risk.pt         state_dict of the global risk model
     round-003/manifest.json   round, participants, metrics, DP (epsilon, delta), aggregation,
-                              and each model's identity hash (`models.identity.model_hash_hex`)
+                              each model's identity hash (`models.identity.model_hash_hex`), and
+                              `oracle_model_hash`: the hash of `models.oracle_model.OracleModel`
+                              over both, i.e. the model-hash instance the oracle's proofs carry
     run.json                  the run config and the list of rounds written so far
 """
 
@@ -41,6 +43,7 @@ class RoundManifest:
     param_scale: int = PARAM_SCALE
     files: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    oracle_model_hash: str = ""
 
 
 def round_dir(output_dir: Path, server_round: int) -> Path:
@@ -70,7 +73,13 @@ def save_round(
         torch.save(model.state_dict(), path)
         files[name] = path.name
         hashes[name] = model_hash_hex(model)
+    oracle_hash = ""
+    if "volatility" in models and "risk" in models:
+        from models.oracle_model import OracleModel
+
+        oracle_hash = model_hash_hex(OracleModel(models["volatility"], models["risk"]))
     manifest = RoundManifest(
+        oracle_model_hash=oracle_hash,
         round=server_round,
         participants=sorted(participants),
         failures=failures,

@@ -11,6 +11,7 @@ import torch
 from federated.manifest import load_manifest, load_round_model
 from federated.task import build_models, feature_sums, load_provider, normalisation_from_sums
 from models.identity import model_hash_hex
+from models.oracle_model import OracleModel
 from tests.federated.conftest import PROVIDERS
 
 
@@ -39,6 +40,11 @@ def test_manifest_hash_is_the_model_identity_of_the_saved_weights(clean) -> None
         for name in ("volatility", "risk"):
             model = load_round_model(clean, rnd, name, build_models()[name])
             assert model_hash_hex(model) == m.model_hashes[name]
+        oracle = OracleModel(
+            load_round_model(clean, rnd, "volatility", build_models()["volatility"]),
+            load_round_model(clean, rnd, "risk", build_models()["risk"]),
+        )
+        assert m.oracle_model_hash == model_hash_hex(oracle)  # what the proofs will carry
     # Training moved the weights: consecutive rounds are different models.
     assert load_manifest(clean, 1).model_hashes != load_manifest(clean, 2).model_hashes
 
