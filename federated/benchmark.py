@@ -341,22 +341,29 @@ def _markdown(x: dict[str, Any]) -> str:
 
 
 def _plot(path: Path, runs: dict[str, FederatedRun], central: float, local: float) -> None:
+    """Left: clean, robust, DP and SecAgg+ runs (linear). Right: every attacked run (log)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, (ax, ax_att) = plt.subplots(1, 2, figsize=(13, 5))
     for name, r in runs.items():
-        style = "--" if "+" in name else ("-." if name.startswith("dp-") else "-")
-        ax.plot(range(1, len(r.curve) + 1), r.curve, style, marker="o", ms=3, label=name)
-    ax.axhline(central, color="black", lw=1, label="centralised")
-    ax.axhline(local, color="grey", lw=1, ls=":", label="local-only mean")
-    ax.set_yscale("log")
-    ax.set_xlabel("round")
-    ax.set_ylabel("mean out-of-sample QLIKE (log scale)")
-    ax.set_title("Federated training convergence")
-    ax.legend(fontsize=7, ncol=2)
+        rounds = range(1, len(r.curve) + 1)
+        target = ax_att if "+" in name else ax
+        style = "-." if name.startswith("dp-") else "-"
+        target.plot(rounds, r.curve, style, marker="o", ms=3, label=name)
+    for a in (ax, ax_att):
+        a.axhline(central, color="black", lw=1, label="centralised")
+        a.axhline(local, color="grey", lw=1, ls=":", label="local-only mean")
+        a.set_xlabel("round")
+        a.legend(fontsize=7)
+    clean = [v for n, r in runs.items() if "+" not in n for v in r.curve if np.isfinite(v)]
+    ax.set_ylim(0.9 * min([*clean, central, local]), min(max(clean), 3 * central))
+    ax.set_ylabel("mean out-of-sample QLIKE")
+    ax.set_title("Clean, robust, DP and SecAgg+ runs")
+    ax_att.set_yscale("log")
+    ax_att.set_title("One malicious provider (log scale)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
