@@ -22,7 +22,7 @@ import math
 import numpy as np
 import torch
 
-from models.features import NUM_FEATURES, Features
+from models.features import FEATURE_NAMES, NUM_FEATURES, Features
 from models.network import NormalisedNet, train_network
 
 VAR_LEVEL = 0.99
@@ -74,11 +74,8 @@ def train_risk(
 ) -> RiskModel:
     """Fit VaR by quantile regression, then calibrate it on the most recent rows.
 
-    The first ``1 - calibration_fraction`` of the rows (in time order) train the network; on the
-    rest, VaR is rescaled by the conformal factor c = the finite-sample 99 % quantile of
-    ``-r_{t+1} / VaR_t`` (split-conformal quantile regression, Romano et al. 2019), so the
-    breach rate on recent data is 1 %. c is folded into the output buffers: the circuit is
-    unchanged. ``calibration_fraction=0`` skips the calibration.
+    The first ``1 - calibration_fraction`` of the rows (in time order) train the network; the
+    rest calibrate it (`calibrate_var`). ``calibration_fraction=0`` skips the calibration.
     """
     X = np.asarray(X, dtype=np.float32)
     r = np.asarray(next_return, dtype=np.float64)
@@ -97,17 +94,34 @@ def train_risk(
         seed=seed,
     )
     if n_cal > 0:
-        var = model.predict(X[n_fit:])
-        ok = var > 1e-6
-        if ok.any():
-            scores = -r[n_fit:][ok] / var[ok]
-            level = min(1.0, VAR_LEVEL * (1.0 + 1.0 / scores.size))
-            c = float(np.quantile(scores, level, method="higher"))
-            if c > 0:
-                with torch.no_grad():
-                    model.y_scale.mul_(c)
-                    model.y_shift.mul_(c)
+        calibrate_var(model, X[n_fit:], r[n_fit:])
     return model
+
+
+def calibrate_var(model: RiskModel, X: np.ndarray, next_return: np.ndarray) -> float:
+    """Split-conformal calibration, scaled by recent volatility; returns the factor c.
+
+    Scores ``s = (-r_{t+1} - VaR_t) / vol_w,t`` (vol_w: the 5-day mean daily vol feature);
+    c = their finite-sample 99 % quantile, and the model becomes ``VaR + c * vol_w``, which
+    breaches on about 1 % of exchangeable new days (normalised conformal quantile regression,
+    Romano et al. 2019). Scaling by vol_w keeps the correction proportional to the regime, and
+    additive scores stay bounded where a ratio -r / VaR would explode for a VaR near zero.
+    The term is folded into the linear skip layer: the graph (and the circuit) is unchanged.
+    """
+    col = FEATURE_NAMES.index("vol_w")
+    if model.n_features != len(FEATURE_NAMES):
+        raise ValueError(f"calibration needs the {len(FEATURE_NAMES)} standard features")
+    X = np.asarray(X, dtype=np.float32)
+    vol = X[:, col].astype(np.float64)
+    scores = (-np.asarray(next_return, dtype=np.float64) - model.predict(X)) / vol
+    level = min(1.0, VAR_LEVEL * (1.0 + 1.0 / scores.size))
+    c = float(np.quantile(scores, level, method="higher"))
+    with torch.no_grad():
+        y_scale = float(model.y_scale)
+        x_scale, x_shift = float(model.x_scale[col]), float(model.x_shift[col])
+        model.skip.weight[0, col] += c / (y_scale * x_scale)
+        model.skip.bias[0] += c * x_shift / y_scale
+    return c
 
 
 def fit_risk(
