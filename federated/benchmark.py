@@ -38,15 +38,15 @@ class BenchSettings:
     local_epochs: int = 30
     learning_rate: float = 0.01
     attack_scale: float = 10.0
-    dp_noise: tuple[float, ...] = (0.1, 0.3, 1.0)
-    dp_clipping_norm: float = 1.0
+    dp_noise: tuple[float, ...] = (0.3, 1.0, 3.0)
+    dp_clipping_norm: float = 0.1
     dp_delta: float = 1e-5
     seed: int = 0
 
     @classmethod
     def quick(cls) -> BenchSettings:
         """A few-minute version (fewer rounds, one DP level)."""
-        return cls(rounds=4, local_epochs=20, dp_noise=(0.3,))
+        return cls(rounds=4, local_epochs=20, dp_noise=(1.0,))
 
 
 def per_provider(models: nn.ModuleDict, data: list[ProviderData]) -> dict[str, dict[str, float]]:
@@ -155,6 +155,9 @@ def run_federated_benchmark(
         ),
         ("fedavg+scale", {"attack": "scale", "attack-partition": 0}),
         ("median+scale", {"aggregation": "median", "attack": "scale", "attack-partition": 0}),
+        ("krum", {"aggregation": "krum"}),
+        ("krum+sign-flip", {"aggregation": "krum", "attack": "sign-flip", "attack-partition": 0}),
+        ("krum+scale", {"aggregation": "krum", "attack": "scale", "attack-partition": 0}),
         ("secagg", {"secagg": True, "secagg-num-shares": len(data), "secagg-threshold": 3}),
     ]
     plan += [
@@ -199,7 +202,7 @@ def _summarise(s, names, attacker, honest, central, local, runs) -> dict[str, An
         for n in names
     }
     attacks = {}
-    for rule in ("fedavg", "median", "trimmed-mean"):
+    for rule in ("fedavg", "median", "trimmed-mean", "krum"):
         clean = runs[rule].final
         for attack in ("sign-flip", "scale"):
             key = f"{rule}+{attack}"
