@@ -6,14 +6,26 @@ contracts/src/RiskOracle.sol. Sending is not here: `transactions.py` signs and j
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+from pathlib import Path
 from typing import Any, Protocol
 
 from eth_abi import decode as abi_decode
 from eth_utils import keccak
 from web3 import Web3
 
-from oracle.contracts import ORACLE_CONTRACT, compile_oracle_contracts, decode_custom_error, feed_id
+from oracle.contracts import (
+    CONTRACTS_SRC,
+    ORACLE_CONTRACT,
+    compile_oracle_contracts,
+    decode_custom_error,
+    feed_id,
+)
 from oracle.node.schedule import OnChainValue
+
+ABI_CACHE = CONTRACTS_SRC.parents[1] / "build" / "abi"
 
 
 class Publisher(Protocol):
@@ -101,6 +113,21 @@ class RiskOraclePublisher:
         return format_revert(data)
 
 
-def risk_oracle_abi() -> list[dict[str, Any]]:
-    """RiskOracle's ABI, compiled from `contracts/src` with solc-js (cached per process)."""
-    return compile_oracle_contracts()[ORACLE_CONTRACT].abi
+def risk_oracle_abi(cache_dir: Path = ABI_CACHE) -> list[dict[str, Any]]:
+    """RiskOracle's ABI, compiled from `contracts/src` with solc-js.
+
+    Compiling takes seconds, so the ABI is cached under build/abi/ keyed by the sha256 of the
+    sources: a node restart (e.g. after a crash) does not wait for solc-js again.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(CONTRACTS_SRC.rglob("*.sol")):
+        digest.update(path.relative_to(CONTRACTS_SRC).as_posix().encode() + path.read_bytes())
+    cached = cache_dir / f"{ORACLE_CONTRACT}-{digest.hexdigest()[:16]}.abi.json"
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    abi = compile_oracle_contracts()[ORACLE_CONTRACT].abi
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(abi))
+    tmp.replace(cached)
+    return abi

@@ -166,6 +166,7 @@ class Node:
         (`force`: publish whenever there is a new observation)."""
         self.metrics.set("proofcast_last_tick_timestamp", self.clock())
         self.recover()
+        self.refresh_feed_metrics()
         try:
             observations = [self.source.observe(feed) for feed in self.config.feeds]
         except SourceError as exc:
@@ -194,6 +195,17 @@ class Node:
         log.info("round %d observed at %s", opened.id, report_time(opened))
         return TickResult(self.finish(opened), decisions)
 
+    def refresh_feed_metrics(self) -> None:
+        """Staleness and answer of every feed as the chain has them now."""
+        now = self.clock()
+        for feed in self.config.feeds:
+            value = self._rpc("latestRound", lambda f=feed: self.publisher.latest(f.name))
+            if value is not None:
+                self.metrics.set(
+                    "proofcast_feed_staleness_seconds", now - value.updated_at, feed=feed.name
+                )
+                self.metrics.set("proofcast_feed_answer", value.answer, feed=feed.name)
+
     def _forecasts(self, features: np.ndarray) -> list[float]:
         instances = witness_outputs(self.artifacts, features, "forecast", self.compiled)
         outputs = self.layout.float_outputs(instances)
@@ -212,11 +224,6 @@ class Node:
             onchain: OnChainValue | None = self._rpc(
                 "latestRound", lambda f=feed: self.publisher.latest(f.name)
             )
-            if onchain is not None:
-                self.metrics.set(
-                    "proofcast_feed_staleness_seconds", now - onchain.updated_at, feed=feed.name
-                )
-                self.metrics.set("proofcast_feed_answer", onchain.answer, feed=feed.name)
             d = decide(
                 feed.name,
                 forecast,
@@ -362,9 +369,11 @@ class Node:
                 gas,
                 ", ".join(rnd.feeds),
             )
-            return self._end(
+            done = self._end(
                 rnd, J.CONFIRMED, block_number=int(receipt["blockNumber"]), gas_used=gas
             )
+            self.refresh_feed_metrics()
+            return done
         data = self._rpc(
             "replay revert",
             lambda: replay_revert(

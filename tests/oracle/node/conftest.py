@@ -17,9 +17,8 @@ from web3 import Web3
 from circuits.artifacts import CircuitArtifacts
 from circuits.pipeline import CircuitBuild, build_circuit, compile_model
 from models.data import load_ohlc_csv
-from models.features import build_features
+from models.features import NUM_FEATURES, build_features
 from models.identity import model_hash
-from models.placeholder import make_placeholder_model
 from oracle.anvil import ANVIL_CHAIN_ID, ANVIL_DEV_KEY, AnvilNode
 from oracle.chain import connect
 from oracle.contracts import FeedSpec, ModelSpec, OracleStack, deploy_oracle, register_model, send
@@ -61,9 +60,21 @@ def _candles_end() -> dt.date:
     return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=5)
 
 
+def node_model(seed: int) -> torch.nn.Module:
+    """A small seeded MLP over the shared features, two outputs per feed (fast to prove)."""
+    gen = torch.Generator().manual_seed(seed)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(NUM_FEATURES, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)
+    )
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
+    return model.eval()
+
+
 @pytest.fixture(scope="session")
 def circuit(tmp_path_factory: pytest.TempPathFactory) -> Circuit:
-    """The placeholder model (8 features, as models.features) proving K=2 feeds per report."""
+    """`node_model(0)` on the shared features, proving K=2 feeds per report."""
     root = tmp_path_factory.mktemp("node-circuit")
     rows = []
     for seed in range(4):
@@ -71,9 +82,8 @@ def circuit(tmp_path_factory: pytest.TempPathFactory) -> Circuit:
         rows.append(build_features(load_ohlc_csv(path, calendar="daily")).X)
     calibration = torch.tensor(np.concatenate(rows), dtype=torch.float32)
     artifacts = CircuitArtifacts(root / "circuit")
-    model = make_placeholder_model(0)
-    build = build_circuit(model, calibration[:2], calibration, artifacts)
-    compile_model(make_placeholder_model(7), artifacts, UNREGISTERED, calibration[:2])
+    build = build_circuit(node_model(0), calibration[:2], calibration, artifacts)
+    compile_model(node_model(7), artifacts, UNREGISTERED, calibration[:2])
     return Circuit(build, artifacts)
 
 
@@ -130,7 +140,7 @@ def deployment(
         circuit.build.layout,
         [feed_spec(name) for name in FEEDS],
     )
-    register_model(stack, ModelSpec(model_hash(make_placeholder_model(0))))
+    register_model(stack, ModelSpec(model_hash(node_model(0))))
     account = Account.create()
     send(chain.w3, stack.oracle.functions.setTransmitter(account.address, True), "setTransmitter")
     tx = chain.w3.eth.send_transaction({"to": account.address, "value": Web3.to_wei(10, "ether")})
