@@ -57,7 +57,7 @@ def demo(
         Path | None,
         typer.Option(help="Ceremony SRS file; without it a testing-only SRS is generated."),
     ] = None,
-    rounds: Annotated[int, typer.Option(help="Federated rounds.")] = 3,
+    rounds: Annotated[int, typer.Option(help="Federated rounds.")] = 5,
 ) -> None:
     """The whole system from nothing: federated training on bundled data, circuit, local chain,
     contracts, model registration, one proven batch update of every feed, a consumer margin."""

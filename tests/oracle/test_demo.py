@@ -1,0 +1,40 @@
+"""The one-command demo, end to end on a small budget (1 federated round, 2 local epochs).
+
+Real Flower simulation, real EZKL circuit and proof, real anvil, real contracts and node.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from circuits.layout import InstanceLayout
+from oracle.contracts import to_feed_units
+from oracle.demo import FEED_DECIMALS, VAR_OUTPUT, DemoSettings, run_demo, write_report
+
+
+@pytest.mark.slow
+def test_demo_publishes_every_feed_and_sets_a_margin(tmp_path: Path) -> None:
+    settings = DemoSettings(
+        workdir=tmp_path / "demo", results=tmp_path / "results", rounds=1, local_epochs=2
+    )
+    report = run_demo(settings)
+
+    assert report.federated_round == 1
+    assert report.num_feeds == len(settings.feeds) == len(report.feeds)
+    assert report.submit_gas > 0 and report.gas_per_feed == report.submit_gas // report.num_feeds
+    layout = InstanceLayout.read(settings.workdir / "circuit" / "layout.json")
+    for feed in report.feeds:
+        # What the chain stores is exactly the proved VaR, decoded at the circuit's scale.
+        fixed_point = round(feed.var99_pct * 2**layout.output_scale)
+        assert feed.on_chain_answer == to_feed_units(
+            fixed_point, layout.output_scale, FEED_DECIMALS
+        )
+        assert feed.on_chain_round == 1
+        assert 0 < feed.var99_pct < 50
+    assert VAR_OUTPUT == 1
+    assert not report.margin_used_fallback
+    assert report.margin_bps >= 200  # base margin plus a positive VaR term
+
+    md = write_report(report, settings.results)
+    assert report.model_hash in md.read_text()
+    assert (settings.results / "demo_qlike.png").stat().st_size > 0
