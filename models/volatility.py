@@ -46,7 +46,7 @@ def train_volatility(
     epochs: int = 300,
     lr: float = 0.01,
     seed: int = 0,
-    weight_decay: float = 1e-4,
+    weight_decay: float = 1e-2,
     loss: str = "qlike",
 ) -> VolatilityModel:
     """Set the normalisation from (X, y) and train on next-day log vol `y` (QLIKE or MSE)."""
