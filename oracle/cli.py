@@ -44,19 +44,31 @@ def _main(
         logging.getLogger("ezkl").setLevel(logging.ERROR)
 
 
+RpcUrlOpt = Annotated[
+    str | None, typer.Option(help="Use this chain instead of starting a local anvil.")
+]
+SrsOpt = Annotated[
+    Path | None,
+    typer.Option(help="Ceremony SRS file; without it a testing-only SRS is generated."),
+]
+
+
+def _deployer_key(rpc_url: str | None) -> str:
+    """PROOFCAST_PRIVATE_KEY, else anvil's public dev key (with a warning on a given chain)."""
+    key = os.environ.get("PROOFCAST_PRIVATE_KEY", ANVIL_DEV_KEY)
+    if rpc_url and key == ANVIL_DEV_KEY:
+        console.print("[yellow]PROOFCAST_PRIVATE_KEY not set: using anvil's public dev key[/]")
+    return key
+
+
 @app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="Where artifacts are written.")] = Path(
         "build/demo"
     ),
     results: Annotated[Path, typer.Option(help="Where the report is written.")] = Path("results"),
-    rpc_url: Annotated[
-        str | None, typer.Option(help="Use this chain instead of starting a local anvil.")
-    ] = None,
-    srs: Annotated[
-        Path | None,
-        typer.Option(help="Ceremony SRS file; without it a testing-only SRS is generated."),
-    ] = None,
+    rpc_url: RpcUrlOpt = None,
+    srs: SrsOpt = None,
     rounds: Annotated[int, typer.Option(help="Federated rounds.")] = 5,
 ) -> None:
     """The whole system from nothing: federated training on bundled data, circuit, local chain,
@@ -64,9 +76,7 @@ def demo(
     from circuits.errors import CircuitError
     from oracle.demo import DemoSettings, run_demo, write_report
 
-    key = os.environ.get("PROOFCAST_PRIVATE_KEY", ANVIL_DEV_KEY)
-    if rpc_url and key == ANVIL_DEV_KEY:
-        console.print("[yellow]PROOFCAST_PRIVATE_KEY not set: using anvil's public dev key[/]")
+    key = _deployer_key(rpc_url)
     settings = DemoSettings(
         workdir=workdir, results=results, rpc_url=rpc_url, private_key=key, srs=srs, rounds=rounds
     )
@@ -113,22 +123,15 @@ def selftest(
     workdir: Annotated[Path, typer.Option(help="Where artifacts and reports are written.")] = Path(
         "build/selftest"
     ),
-    rpc_url: Annotated[
-        str | None, typer.Option(help="Use this chain instead of starting a local anvil.")
-    ] = None,
-    srs: Annotated[
-        Path | None,
-        typer.Option(help="Ceremony SRS file; without it a testing-only SRS is generated."),
-    ] = None,
+    rpc_url: RpcUrlOpt = None,
+    srs: SrsOpt = None,
 ) -> None:
     """Toolchain check: prove one placeholder prediction, verify it in Python and on chain,
     and check that tampered proofs are rejected."""
     from circuits.errors import CircuitError
     from oracle.pipeline import run_pipeline
 
-    key = os.environ.get("PROOFCAST_PRIVATE_KEY", ANVIL_DEV_KEY)
-    if rpc_url and key == ANVIL_DEV_KEY:
-        console.print("[yellow]PROOFCAST_PRIVATE_KEY not set: using anvil's public dev key[/]")
+    key = _deployer_key(rpc_url)
     try:
         report = run_pipeline(workdir, rpc_url=rpc_url, private_key=key, srs=srs)
     except (OracleError, CircuitError) as exc:
@@ -238,3 +241,18 @@ def bench_models(
     run_models_benchmark(out, names, refit_every=refit_every, epochs=epochs, progress=console.log)
     console.print((out / "models.md").read_text())
     console.print(f"results in {out}/models.{{md,json}} and {out}/models_*.png")
+
+
+@bench.command("node")
+def bench_node(
+    feeds: Annotated[int, typer.Option(help="Feeds per proof (K).")] = 2,
+    rounds: Annotated[int, typer.Option(help="Rounds to publish.")] = 3,
+    out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
+    workdir: Annotated[Path, typer.Option(help="Scratch directory.")] = Path("build/bench-node"),
+) -> None:
+    """Node rounds on anvil: witness + proof time, tick time, gas per report and per feed."""
+    from oracle.node.benchmark import run_node_benchmark
+
+    run_node_benchmark(out, workdir, feeds=feeds, rounds=rounds, progress=console.log)
+    console.print((out / "node.md").read_text())
+    console.print(f"results in {out}/node.{{md,json}}")
