@@ -120,8 +120,17 @@ def _model_choice(report: dict) -> dict:
     for name, r in report["series"].items():
         mlp, lin = r["volatility"]["vol-mlp"]["qlike"], r["volatility"]["vol-linear"]["qlike"]
         rows[name] = {"vol_mlp": mlp, "vol_linear": lin, "mlp_better": mlp < lin}
+        var = r["var"]
+        rows[name] |= {
+            "risk_mlp_kupiec_p": var["risk-mlp"]["kupiec_p"],
+            "risk_linear_kupiec_p": var["risk-linear"]["kupiec_p"],
+        }
     wins = sum(r["mlp_better"] for r in rows.values())
-    return {"per_series": rows, "mlp_wins": wins, "series": len(rows)}
+    kupiec = {
+        key: sum(r[f"{key}_kupiec_p"] >= 0.05 for r in rows.values())
+        for key in ("risk_mlp", "risk_linear")
+    }
+    return {"per_series": rows, "mlp_wins": wins, "series": len(rows), "kupiec_passes": kupiec}
 
 
 def render_markdown(report: dict) -> str:
@@ -161,13 +170,18 @@ def render_markdown(report: dict) -> str:
     lines += [
         "",
         f"Model choice: the MLP (one ReLU layer + linear skip) has lower QLIKE than the purely "
-        f"linear HAR-style network on {ch['mlp_wins']} of {ch['series']} series:",
+        f"linear HAR-style network on {ch['mlp_wins']} of {ch['series']} series; as a VaR "
+        f"model it passes Kupiec on {ch['kupiec_passes']['risk_mlp']} of {ch['series']} "
+        f"series, the linear one on {ch['kupiec_passes']['risk_linear']}:",
         "",
-        "| series | vol-mlp QLIKE | vol-linear QLIKE |",
-        "| --- | --- | --- |",
+        "| series | vol-mlp QLIKE | vol-linear QLIKE | risk-mlp Kupiec p | risk-linear Kupiec p |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for name, row in ch["per_series"].items():
-        lines.append(f"| {name} | {row['vol_mlp']:.4f} | {row['vol_linear']:.4f} |")
+        lines.append(
+            f"| {name} | {row['vol_mlp']:.4f} | {row['vol_linear']:.4f} | "
+            f"{row['risk_mlp_kupiec_p']:.3f} | {row['risk_linear_kupiec_p']:.3f} |"
+        )
     for name, r in report["series"].items():
         lines += [
             "",
