@@ -66,6 +66,7 @@ FEED_DECIMALS = 8
 VAR_OUTPUT = OUTPUT_NAMES.index("var99_pct")
 DAILY_MAX_AGE = 8 * 86_400  # daily candles replayed on whole weeks: the newest is < 8 days old
 MARKET_HISTORY_DAYS = 60  # rows of each feed's CSV the node reads (features need 23)
+CALIBRATION_ROWS = 128  # recent rows per feed that choose the circuit's lookup ranges
 TEST_FRACTION = 0.2  # held-out tail of each feed for the model-vs-baseline summary
 
 
@@ -231,7 +232,7 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
     with _timed(times, "features", progress):
         features = {name: build_features(load_bundled(name)) for name in settings.feeds}
     latest = np.stack([f.X[-1] for f in features.values()])
-    calibration = np.concatenate([f.X[-512:] for f in features.values()])
+    calibration = np.concatenate([f.X[-CALIBRATION_ROWS:] for f in features.values()])
 
     with _timed(times, "circuit (export, calibrate, setup)", progress):
         artifacts = CircuitArtifacts(work / "circuit")
