@@ -107,12 +107,15 @@ def calibrate_var(model: RiskModel, X: np.ndarray, next_return: np.ndarray) -> f
     Romano et al. 2019). Scaling by vol_w keeps the correction proportional to the regime, and
     additive scores stay bounded where a ratio -r / VaR would explode for a VaR near zero.
     The term is folded into the linear skip layer: the graph (and the circuit) is unchanged.
+    Inputs whose vol_w column is not positive are not real features: nothing is changed, 0.
     """
     col = FEATURE_NAMES.index("vol_w")
     if model.n_features != len(FEATURE_NAMES):
         raise ValueError(f"calibration needs the {len(FEATURE_NAMES)} standard features")
     X = np.asarray(X, dtype=np.float32)
     vol = X[:, col].astype(np.float64)
+    if not np.all(vol > 0):
+        return 0.0  # not volatilities (e.g. synthetic inputs): leave the model uncalibrated
     scores = (-np.asarray(next_return, dtype=np.float64) - model.predict(X)) / vol
     level = min(1.0, VAR_LEVEL * (1.0 + 1.0 / scores.size))
     c = float(np.quantile(scores, level, method="higher"))

@@ -134,3 +134,13 @@ def test_onnx_export_is_ezkl_friendly_and_contains_normalisation(
     raw = sp500_train.X[:7]
     (out,) = session.run(None, {"input": raw})
     np.testing.assert_allclose(out[:, 0], model.predict(raw), atol=1e-5)
+
+
+def test_calibration_leaves_non_volatility_inputs_alone() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, NUM_FEATURES)).astype(np.float32)  # column 3 is not a volatility
+    r = rng.normal(size=300)
+    a = train_risk(RiskModel(), X, r, epochs=5, calibration_fraction=0.2)
+    b = RiskModel()
+    train_risk(b, X[:240], r[:240], epochs=5, calibration_fraction=0.0)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
