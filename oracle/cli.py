@@ -172,7 +172,10 @@ def selftest(
 @bench.command("circuits")
 def bench_circuits(
     feeds: Annotated[str, typer.Option(help="Comma-separated batch sizes K.")] = "1,4,16",
-    knobs: Annotated[bool, typer.Option(help="Also measure the EZKL knob variants.")] = False,
+    knobs: Annotated[bool, typer.Option(help="Measure the EZKL knob variants.")] = False,
+    models: Annotated[str, typer.Option(help="Comma-separated: volatility, risk, oracle.")] = (
+        "volatility,risk,oracle"
+    ),
     out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
     workdir: Annotated[Path, typer.Option(help="Scratch directory for circuits.")] = Path(
         "build/bench-circuits"
@@ -184,8 +187,12 @@ def bench_circuits(
 
     sizes = [int(k) for k in feeds.split(",") if k.strip()]
     configs = KNOB_CONFIGS if knobs else (("default", CircuitConfig()),)
+    wanted = {m.strip() for m in models.split(",") if m.strip()}
+    specs = [spec for spec in benchmark_specs() if spec.name in wanted]
+    if not specs:
+        raise typer.BadParameter(f"no known model in {models!r}", param_hint="--models")
     rows = run_circuits_benchmark(
-        benchmark_specs(), out, workdir, feeds=sizes, configs=configs, progress=console.log
+        specs, out, workdir, feeds=sizes, configs=configs, progress=console.log
     )
     console.print((out / "circuits.md").read_text())
     console.print(f"{len(rows)} circuits measured; results in {out}/circuits.{{md,json}}")
