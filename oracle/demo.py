@@ -244,8 +244,12 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
             CircuitConfig(output_names=OUTPUT_NAMES),
             srs=settings.srs,
         )
-    if build.model_hash != oracle_hash:
-        raise DemoError("the circuit's model hash differs from the federated model's")
+    registered = "0x" + oracle_hash.to_bytes(32, "big").hex()
+    if build.model_hash != oracle_hash or manifest.oracle_model_hash != registered:
+        raise DemoError(
+            f"model hash mismatch: circuit 0x{build.model_hash:064x}, federated manifest "
+            f"{manifest.oracle_model_hash}, loaded weights {registered}"
+        )
 
     today = np.datetime64("today", "D")
     market = work / "market"
@@ -339,7 +343,7 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
         aggregation=manifest.aggregation,
         dp_epsilon=manifest.dp.get("epsilon"),
         dp_delta=manifest.dp.get("delta"),
-        model_hash="0x" + oracle_hash.to_bytes(32, "big").hex(),
+        model_hash=registered,
         manifest_hashes=dict(manifest.model_hashes),
         num_feeds=build.layout.num_feeds,
         logrows=build.logrows,
