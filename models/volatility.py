@@ -44,7 +44,7 @@ def train_volatility(
     y: np.ndarray,
     *,
     epochs: int = 300,
-    lr: float = 0.01,
+    lr: float = 0.003,
     seed: int = 0,
     weight_decay: float = 1e-2,
     loss: str = "qlike",
