@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from oracle.contracts import feed_id
+from models.identity import model_hash
+from oracle.contracts import feed_id, retire_model
 from oracle.node import journal as J
 from oracle.node.config import load_config, with_overrides
 from oracle.node.errors import ConfigError
@@ -15,7 +16,7 @@ from oracle.node.journal import Journal
 from oracle.node.keys import SigningKey
 from oracle.node.runner import Node
 from oracle.node.sources import CsvDirectorySource
-from tests.oracle.node.conftest import FEEDS, UNREGISTERED, Deployment
+from tests.oracle.node.conftest import FEEDS, UNREGISTERED, Deployment, node_model
 from tests.oracle.node.market import append_candle
 
 pytestmark = pytest.mark.slow
@@ -110,3 +111,23 @@ def test_missing_artifacts_are_refused(deployment: Deployment, tmp_path: Path) -
 
     with pytest.raises(ArtifactMismatchError, match="no artifact manifest"):
         make_node(deployment, circuit_dir=tmp_path / "empty")
+
+
+def test_mined_revert_is_decoded_and_its_nonce_accounted(deployment: Deployment) -> None:
+    node = make_node(deployment)
+    confirm = node._confirm
+
+    def retire_then_confirm(rnd: J.Round) -> J.Round:
+        # Between signing (preflight passed) and broadcast, governance retires the model.
+        retire_model(deployment.stack, model_hash(node_model(0)))
+        return confirm(rnd)
+
+    node._confirm = retire_then_confirm  # type: ignore[method-assign]
+    rnd = node.tick().round
+    assert rnd is not None and rnd.state == J.REVERTED
+    assert rnd.error is not None and rnd.error.startswith("ModelNotActive(0x")
+    receipt = deployment.stack.w3.eth.get_transaction_receipt(rnd.tx_hash)
+    assert receipt["status"] == 0 and rnd.block_number == receipt["blockNumber"]
+    assert rnd.nonce == 0 and rnd.gas_used == receipt["gasUsed"]
+    assert deployment.stack.w3.eth.get_transaction_count(deployment.address) == 1  # no gap
+    assert onchain_rounds(deployment) == [0, 0]
