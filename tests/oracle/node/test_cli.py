@@ -1,0 +1,58 @@
+"""Operator commands through the real `proofcast` Typer app (in-process)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from oracle.cli import app
+from oracle.node.keys import PASSWORD_ENV
+from tests.oracle.node.conftest import Deployment
+from tests.oracle.node.market import append_candle, write_candles
+
+runner = CliRunner()
+
+
+def test_keys_new_writes_a_keystore_and_never_prints_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "node.json"
+    result = runner.invoke(app, ["keys", "new", "--out", str(path)], env={PASSWORD_ENV: "pw"})
+    assert result.exit_code == 0, result.output
+    address = runner.invoke(
+        app, ["keys", "address", "--keystore", str(path)], env={PASSWORD_ENV: "pw"}
+    )
+    assert address.exit_code == 0 and address.output.strip() in result.output
+    again = runner.invoke(app, ["keys", "new", "--out", str(path)], env={PASSWORD_ENV: "pw"})
+    assert again.exit_code == 1 and "refusing to overwrite" in again.output
+
+
+def test_data_inspect_and_import_validate_the_file(tmp_path: Path) -> None:
+    csv = write_candles(tmp_path / "eth.csv", dt.date(2026, 3, 10))
+    shown = runner.invoke(app, ["data", "inspect", str(csv), "--calendar", "daily"])
+    assert shown.exit_code == 0 and "logvol_d" in shown.output
+    dest = tmp_path / "live"
+    args = ["data", "import", str(csv), "--source-dir", str(dest), "--name", "ETH-USD.csv"]
+    assert runner.invoke(app, [*args, "--calendar", "daily"]).exit_code == 0
+    assert (dest / "ETH-USD.csv").read_text() == csv.read_text()
+    append_candle(csv, seed=0, row="2026-03-11,100,99,101,100,1\n")  # high < low
+    bad = runner.invoke(app, ["data", "inspect", str(csv), "--calendar", "daily"])
+    assert bad.exit_code == 1 and "line 42" in bad.output
+
+
+@pytest.mark.slow
+def test_status_and_publish_once(deployment: Deployment) -> None:
+    env = {"PROOFCAST_PRIVATE_KEY": deployment.key}
+    published = runner.invoke(app, ["node", "publish-once", "-c", str(deployment.config)], env=env)
+    assert published.exit_code == 0, published.output
+    assert "round 1: confirmed" in published.output
+    status = runner.invoke(app, ["node", "status", "-c", str(deployment.config)], env=env)
+    assert status.exit_code == 0, status.output
+    assert "ETH-USD" in status.output and "confirmed" in status.output
+    assert deployment.address in status.output
+    assert deployment.key.removeprefix("0x") not in published.output + status.output
+    wrong = runner.invoke(
+        app, ["node", "status", "-c", str(deployment.config), "--chain-id", "1"], env=env
+    )
+    assert wrong.exit_code == 1 and "node.chain_id" in wrong.output
