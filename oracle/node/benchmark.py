@@ -1,0 +1,181 @@
+"""`proofcast bench node`: what one node round costs on a local chain, measured end to end.
+
+Real pieces only: bundled market data written as growing CSV files, the shared features, a
+small MLP over them compiled with EZKL (K feeds per proof), anvil, the reusable verifier and
+RiskOracle. Each round appends one bar per feed and runs one node tick; the table reports
+witness and proof time, tick wall time, gas per report and per feed, and calldata size.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from circuits.artifacts import CircuitArtifacts
+from circuits.pipeline import build_circuit
+from models.data import load_bundled
+from models.features import NUM_FEATURES, build_features
+from models.identity import model_hash
+from oracle.anvil import ANVIL_CHAIN_ID, ANVIL_DEV_KEY, AnvilNode
+from oracle.chain import connect
+from oracle.contracts import FeedSpec, ModelSpec, deploy_oracle, register_model
+from oracle.node import journal as J
+from oracle.node.config import FeedConfig, NodeConfig
+from oracle.node.journal import Journal
+from oracle.node.keys import SigningKey
+from oracle.node.runner import Node
+from oracle.node.sources import CsvDirectorySource
+from oracle.verifier import deploy_verifier
+
+BENCH_SERIES = ("sp500", "aapl", "msft", "ibm", "goog")
+UINT32_MAX = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class RoundRow:
+    """One measured round."""
+
+    round: int
+    state: str
+    tick_seconds: float
+    prove_seconds: float
+    gas_used: int
+    gas_per_feed: float
+    calldata_bytes: int
+
+
+def bench_model(seed: int = 0) -> torch.nn.Module:
+    """A small seeded MLP over the shared features, two outputs per feed."""
+    gen = torch.Generator().manual_seed(seed)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(NUM_FEATURES, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)
+    )
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
+    return model.eval()
+
+
+def _write_bars(path: Path, series, stop: int) -> None:
+    lines = ["date,open,high,low,close,volume"]
+    for i in range(max(0, stop - 60), stop):
+        lines.append(
+            f"{series.dates[i]},{series.open[i]},{series.high[i]},{series.low[i]},"
+            f"{series.close[i]},{series.volume[i] if series.volume is not None else 0}"
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def run_node_benchmark(
+    out: Path,
+    workdir: Path,
+    feeds: int = 2,
+    rounds: int = 3,
+    progress: Callable[[str], None] = print,
+) -> list[RoundRow]:
+    """Measure `rounds` node rounds publishing `feeds` feeds; writes out/node.{json,md}."""
+    names = BENCH_SERIES[:feeds]
+    series = [load_bundled(n) for n in names]
+    workdir.mkdir(parents=True, exist_ok=True)
+    data = workdir / "data"
+    data.mkdir(exist_ok=True)
+    calibration = np.concatenate([build_features(s).X[-500:] for s in series])
+    calib = torch.tensor(calibration, dtype=torch.float32)
+    artifacts = CircuitArtifacts(workdir / "circuit")
+    model = bench_model()
+    progress(f"building the K={feeds} circuit")
+    build = build_circuit(model, calib[:feeds], calib, artifacts)
+    journal_path = workdir / "journal.sqlite"
+    journal_path.unlink(missing_ok=True)
+    rows: list[RoundRow] = []
+    with AnvilNode(log_path=workdir / "anvil.log") as anvil:
+        w3 = connect(anvil.rpc_url, ANVIL_DEV_KEY, expected_chain_id=ANVIL_CHAIN_ID)
+        verifier = deploy_verifier(w3, artifacts)
+        wide = 10**15
+        specs = [
+            FeedSpec(n.upper(), -wide, wide, wide, max_age=UINT32_MAX) for n in names
+        ]  # bundled history is years old: no age limit here
+        stack = deploy_oracle(w3, verifier.contract.address, verifier.vka, build.layout, specs)
+        register_model(stack, ModelSpec(model_hash(model)))
+        config = NodeConfig(
+            rpc_url=anvil.rpc_url,
+            chain_id=ANVIL_CHAIN_ID,
+            oracle_address=stack.oracle.address,
+            circuit_dir=artifacts.root,
+            source_dir=data,
+            journal=journal_path,
+            feeds=tuple(FeedConfig(s.name, f"{n}.csv") for s, n in zip(specs, names, strict=True)),
+        )
+        with Journal(journal_path) as journal:
+            node = Node(config, SigningKey(ANVIL_DEV_KEY), CsvDirectorySource(data), journal)
+            for r in range(rounds):
+                for s, n in zip(series, names, strict=True):
+                    _write_bars(data / f"{n}.csv", s, len(s) - rounds + r + 1)
+                start = time.perf_counter()
+                result = node.tick(force=True)
+                tick = time.perf_counter() - start
+                rnd = result.round
+                if rnd is None:
+                    raise RuntimeError(f"bench round {r}: nothing published ({result.skipped})")
+                calldata = len(node._calldata(rnd))
+                rows.append(
+                    RoundRow(
+                        round=rnd.id,
+                        state=rnd.state,
+                        tick_seconds=tick,
+                        prove_seconds=float(rnd.prove_seconds or 0.0),
+                        gas_used=int(rnd.gas_used or 0),
+                        gas_per_feed=(rnd.gas_used or 0) / feeds,
+                        calldata_bytes=calldata,
+                    )
+                )
+                progress(
+                    f"round {rnd.id}: {rnd.state}, prove {rows[-1].prove_seconds:.1f}s, "
+                    f"tick {tick:.1f}s, {rows[-1].gas_used:,} gas"
+                )
+                if rnd.state != J.CONFIRMED:
+                    raise RuntimeError(f"bench round {rnd.id} ended {rnd.state}: {rnd.error}")
+    _write_results(out, rows, feeds)
+    return rows
+
+
+def _write_results(out: Path, rows: list[RoundRow], feeds: int) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "feeds_per_report": feeds,
+        "rounds": len(rows),
+        "prove_seconds_mean": statistics.mean(r.prove_seconds for r in rows),
+        "tick_seconds_mean": statistics.mean(r.tick_seconds for r in rows),
+        "gas_per_report_mean": statistics.mean(r.gas_used for r in rows),
+        "gas_per_feed_mean": statistics.mean(r.gas_per_feed for r in rows),
+        "calldata_bytes": rows[-1].calldata_bytes,
+    }
+    (out / "node.json").write_text(
+        json.dumps({"summary": summary, "rounds": [asdict(r) for r in rows]}, indent=2)
+    )
+    lines = [
+        f"# Oracle node rounds (K={feeds} feeds per proof, anvil)",
+        "",
+        "| round | state | tick s | prove s | gas | gas/feed | calldata B |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.round} | {r.state} | {r.tick_seconds:.1f} | {r.prove_seconds:.1f} | "
+            f"{r.gas_used:,} | {r.gas_per_feed:,.0f} | {r.calldata_bytes:,} |"
+        )
+    lines += [
+        "",
+        f"mean: tick {summary['tick_seconds_mean']:.1f} s, "
+        f"prove {summary['prove_seconds_mean']:.1f} s, "
+        f"{summary['gas_per_report_mean']:,.0f} gas per report, "
+        f"{summary['gas_per_feed_mean']:,.0f} gas per feed",
+    ]
+    (out / "node.md").write_text("\n".join(lines) + "\n")
