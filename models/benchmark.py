@@ -223,7 +223,7 @@ def render_markdown(report: dict) -> str:
 
 
 def _cell(t: dict) -> str:
-    return f"{'pass' if t['pass'] else 'FAIL'} ({100 * t['rel_diff']:+.1f} %)"
+    return f"{'pass' if t['pass'] else 'FAIL'} ({100 * t['rel_diff']:+.2f} %)"
 
 
 def _plots(fc: RollingForecasts, out_dir: Path) -> dict:
