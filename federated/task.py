@@ -192,6 +192,7 @@ def train_local(
     Unlike `models.network.train_network` this does not re-initialise: it continues from the
     weights the server sent. Fresh optimiser state each round (clients are stateless).
     """
+    from models.network import continue_training
     from models.risk import var_pinball_loss
     from models.volatility import qlike_logvol_loss
 
@@ -204,15 +205,9 @@ def train_local(
     metrics = {}
     for name, model in models.items():
         loss_fn, target = jobs[name]
-        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=WEIGHT_DECAY)
-        model.train()
-        for _ in range(epochs):
-            opt.zero_grad()
-            loss = loss_fn(model(x), target)
-            loss.backward()
-            opt.step()
-        model.eval()
-        metrics[f"train-loss-{name}"] = float(loss.detach())
+        metrics[f"train-loss-{name}"] = continue_training(
+            model, x, target, loss_fn, epochs=epochs, lr=lr, weight_decay=WEIGHT_DECAY
+        )
     return metrics
 
 

@@ -108,39 +108,46 @@ def train_network(
     weight_decay: float = 1e-4,
     seed: int = 0,
 ) -> NormalisedNet:
-    """Full-batch Adam on ``loss_fn(prediction, y)``; deterministic under `seed`.
+    """Initialise under `seed`, then full-batch Adam on ``loss_fn(prediction, y)``.
 
-    The caller sets the normalisation first (`set_normalisation`) from the same rows. Runs on
-    one intra-op thread: for a network this small, thread hand-offs cost more than the maths
-    (8 s instead of 0.2 s on a loaded 2-core machine), and the result does not depend on the
-    machine's core count.
+    The caller sets the normalisation first (`set_normalisation`) from the same rows.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _train(model, X, y, loss_fn, epochs, lr, weight_decay, seed)
-    finally:
-        torch.set_num_threads(threads)
+    init_weights(model, seed)
+    continue_training(model, X, y, loss_fn, epochs=epochs, lr=lr, weight_decay=weight_decay)
+    return model
 
 
-def _train(
-    model: NormalisedNet,
+def continue_training(
+    model: nn.Module,
     X: np.ndarray,
     y: np.ndarray,
     loss_fn: LossFn,
+    *,
     epochs: int,
     lr: float,
     weight_decay: float,
-    seed: int,
-) -> NormalisedNet:
-    init_weights(model, seed)
+) -> float:
+    """`epochs` full-batch Adam steps from the model's current weights; returns the last loss.
+
+    The one training loop: `train_network` runs it after initialising, a federated client runs
+    it from the global weights. Runs on one intra-op thread: for a network this small, thread
+    hand-offs cost more than the maths (8 s instead of 0.2 s on a loaded 2-core machine), and
+    the result does not depend on the machine's core count.
+    """
     xb = torch.as_tensor(np.asarray(X, dtype=np.float32))
     yb = torch.as_tensor(np.asarray(y, dtype=np.float32)).reshape(-1, 1)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    model.train()
-    for _ in range(epochs):
-        opt.zero_grad()
-        loss = loss_fn(model(xb), yb)
-        loss.backward()
-        opt.step()
-    return model.eval()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        model.train()
+        loss = torch.zeros(())
+        for _ in range(epochs):
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+        model.eval()
+        return float(loss.detach())
+    finally:
+        torch.set_num_threads(threads)
