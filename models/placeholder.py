@@ -15,22 +15,24 @@ NUM_OUTPUTS = 2
 
 
 class PlaceholderMLP(nn.Module):
-    """8 -> 16 -> 2 multilayer perceptron with a ReLU."""
+    """features -> hidden -> 2 multilayer perceptron with a ReLU (8 -> 16 -> 2 by default)."""
 
-    def __init__(self) -> None:
+    def __init__(self, num_features: int = NUM_FEATURES, hidden: int = HIDDEN) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(NUM_FEATURES, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, NUM_OUTPUTS)
+            nn.Linear(num_features, hidden), nn.ReLU(), nn.Linear(hidden, NUM_OUTPUTS)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
 
-def make_placeholder_model(seed: int = 0) -> PlaceholderMLP:
-    """Build the placeholder model with deterministic weights for `seed`."""
+def make_placeholder_model(
+    seed: int = 0, num_features: int = NUM_FEATURES, hidden: int = HIDDEN
+) -> PlaceholderMLP:
+    """Build the placeholder model with deterministic weights (N(0, 0.25)) for `seed`."""
     gen = torch.Generator().manual_seed(seed)
-    model = PlaceholderMLP()
+    model = PlaceholderMLP(num_features, hidden)
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(torch.randn(p.shape, generator=gen) * 0.5)

@@ -23,6 +23,7 @@ from circuits.pipeline import build_circuit
 from models.data import load_bundled
 from models.features import NUM_FEATURES, build_features
 from models.identity import model_hash
+from models.placeholder import make_placeholder_model
 from oracle.anvil import ANVIL_CHAIN_ID, ANVIL_DEV_KEY, AnvilNode
 from oracle.chain import connect
 from oracle.contracts import FeedSpec, ModelSpec, deploy_oracle, register_model
@@ -53,14 +54,7 @@ class RoundRow:
 
 def bench_model(seed: int = 0) -> torch.nn.Module:
     """A small seeded MLP over the shared features, two outputs per feed."""
-    gen = torch.Generator().manual_seed(seed)
-    model = torch.nn.Sequential(
-        torch.nn.Linear(NUM_FEATURES, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)
-    )
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
-    return model.eval()
+    return make_placeholder_model(seed, num_features=NUM_FEATURES, hidden=8)
 
 
 def _write_bars(path: Path, series, stop: int) -> None:

@@ -19,6 +19,7 @@ from circuits.pipeline import CircuitBuild, build_circuit, compile_model
 from models.data import load_ohlc_csv
 from models.features import NUM_FEATURES, build_features
 from models.identity import model_hash
+from models.placeholder import make_placeholder_model
 from oracle.anvil import ANVIL_CHAIN_ID, ANVIL_DEV_KEY, AnvilNode
 from oracle.chain import connect
 from oracle.contracts import FeedSpec, ModelSpec, OracleStack, deploy_oracle, register_model, send
@@ -62,14 +63,7 @@ def _candles_end() -> dt.date:
 
 def node_model(seed: int) -> torch.nn.Module:
     """A small seeded MLP over the shared features, two outputs per feed (fast to prove)."""
-    gen = torch.Generator().manual_seed(seed)
-    model = torch.nn.Sequential(
-        torch.nn.Linear(NUM_FEATURES, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)
-    )
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
-    return model.eval()
+    return make_placeholder_model(seed, num_features=NUM_FEATURES, hidden=8)
 
 
 @pytest.fixture(scope="session")
