@@ -15,7 +15,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from federated.cli import train_app
-from oracle.anvil import ANVIL_DEV_KEY
+from oracle.chain.anvil import ANVIL_DEV_KEY
 from oracle.errors import OracleError
 from oracle.node.cli import data_app, keys_app, node_app
 
@@ -129,11 +129,11 @@ def selftest(
     """Toolchain check: prove one placeholder prediction, verify it in Python and on chain,
     and check that tampered proofs are rejected."""
     from circuits.errors import CircuitError
-    from oracle.pipeline import run_pipeline
+    from oracle.selftest import run_selftest
 
     key = _deployer_key(rpc_url)
     try:
-        report = run_pipeline(workdir, rpc_url=rpc_url, private_key=key, srs=srs)
+        report = run_selftest(workdir, rpc_url=rpc_url, private_key=key, srs=srs)
     except (OracleError, CircuitError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
@@ -183,7 +183,7 @@ def bench_circuits(
 ) -> None:
     """Circuit size, setup/prove/verify time, on-chain gas and quantisation error per K."""
     from circuits.pipeline import CircuitConfig
-    from oracle.bench_circuits import KNOB_CONFIGS, benchmark_specs, run_circuits_benchmark
+    from oracle.chain.bench_circuits import KNOB_CONFIGS, benchmark_specs, run_circuits_benchmark
 
     sizes = [int(k) for k in feeds.split(",") if k.strip()]
     configs = KNOB_CONFIGS if knobs else (("default", CircuitConfig()),)
@@ -207,7 +207,7 @@ def bench_contracts(
     ),
 ) -> None:
     """Gas of the on-chain oracle: deploy, register, submit per K, latestRoundData."""
-    from oracle.gas_report import run_contracts_benchmark
+    from oracle.chain.gas_report import run_contracts_benchmark
 
     sizes = tuple(int(k) for k in feeds.split(",") if k.strip())
     run_contracts_benchmark(out, workdir, feeds=sizes, progress=console.log)

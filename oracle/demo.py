@@ -37,9 +37,9 @@ from models.identity import model_hash
 from models.oracle_model import OUTPUT_NAMES, OracleModel
 from models.risk import RiskModel
 from models.volatility import VolatilityModel
-from oracle.anvil import ANVIL_DEV_KEY
-from oracle.chain import connect
-from oracle.contracts import (
+from oracle.chain.anvil import ANVIL_DEV_KEY
+from oracle.chain.client import connect
+from oracle.chain.contracts import (
     FeedSpec,
     MarginParams,
     ModelSpec,
@@ -48,13 +48,13 @@ from oracle.contracts import (
     register_model,
     send,
 )
+from oracle.chain.verifier import deploy_verifier
 from oracle.node.config import FeedConfig, NodeConfig
 from oracle.node.journal import Journal
 from oracle.node.keys import SigningKey
 from oracle.node.runner import Node
 from oracle.node.sources import CsvDirectorySource
-from oracle.pipeline import chain_endpoint
-from oracle.verifier import deploy_verifier
+from oracle.selftest import chain_endpoint
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from oracle.pipeline import PipelineReport, run_pipeline
+from oracle.selftest import SelftestReport, run_selftest
 
 
 @pytest.fixture(scope="session")
-def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, PipelineReport]:
+def selftest_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SelftestReport]:
     """Run the whole foundation pipeline once: (workdir, report)."""
     workdir = tmp_path_factory.mktemp("pipeline")
-    return workdir, run_pipeline(workdir)
+    return workdir, run_selftest(workdir)

@@ -24,16 +24,16 @@ from models.data import load_bundled
 from models.features import NUM_FEATURES, build_features
 from models.identity import model_hash
 from models.placeholder import make_placeholder_model
-from oracle.anvil import ANVIL_CHAIN_ID, ANVIL_DEV_KEY, AnvilNode
-from oracle.chain import connect
-from oracle.contracts import FeedSpec, ModelSpec, deploy_oracle, register_model
+from oracle.chain.anvil import ANVIL_CHAIN_ID, ANVIL_DEV_KEY, AnvilNode
+from oracle.chain.client import connect
+from oracle.chain.contracts import FeedSpec, ModelSpec, deploy_oracle, register_model
+from oracle.chain.verifier import deploy_verifier
 from oracle.node import journal as J
 from oracle.node.config import FeedConfig, NodeConfig
 from oracle.node.journal import Journal
 from oracle.node.keys import SigningKey
 from oracle.node.runner import Node
 from oracle.node.sources import CsvDirectorySource
-from oracle.verifier import deploy_verifier
 
 BENCH_SERIES = ("sp500", "aapl", "msft", "ibm", "goog")
 UINT32_MAX = 2**32 - 1

@@ -16,7 +16,7 @@ from eth_abi import decode as abi_decode
 from eth_utils import keccak
 from web3 import Web3
 
-from oracle.contracts import (
+from oracle.chain.contracts import (
     CONTRACTS_SRC,
     ORACLE_CONTRACT,
     compile_oracle_contracts,

@@ -7,12 +7,12 @@ import pytest
 
 from circuits.artifacts import CircuitArtifacts
 from circuits.manifest import SRS_LOCAL, ArtifactMismatchError, CircuitManifest, check_manifest
-from oracle.pipeline import PipelineReport
+from oracle.selftest import SelftestReport
 
 
 @pytest.fixture(scope="module")
-def artifacts(pipeline_run: tuple[Path, PipelineReport]) -> CircuitArtifacts:
-    return CircuitArtifacts(pipeline_run[0] / "circuit")
+def artifacts(selftest_run: tuple[Path, SelftestReport]) -> CircuitArtifacts:
+    return CircuitArtifacts(selftest_run[0] / "circuit")
 
 
 def _linked_copy(src: CircuitArtifacts, dest: Path) -> CircuitArtifacts:

@@ -20,12 +20,12 @@ from circuits.pipeline import (
 )
 from models.identity import PARAM_SCALE, model_hash, poseidon_fixed_point
 from models.placeholder import make_placeholder_model
-from oracle.pipeline import PipelineReport
+from oracle.selftest import SelftestReport
 
 
 @pytest.fixture(scope="module")
-def artifacts(pipeline_run: tuple[Path, PipelineReport]) -> CircuitArtifacts:
-    return CircuitArtifacts(pipeline_run[0] / "circuit")
+def artifacts(selftest_run: tuple[Path, SelftestReport]) -> CircuitArtifacts:
+    return CircuitArtifacts(selftest_run[0] / "circuit")
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from circuits.layout import InstanceLayout
-from oracle.contracts import to_feed_units
+from oracle.chain.contracts import to_feed_units
 from oracle.demo import FEED_DECIMALS, VAR_OUTPUT, DemoSettings, run_demo, write_report
 
 

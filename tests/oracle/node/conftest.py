@@ -20,10 +20,17 @@ from models.data import load_ohlc_csv
 from models.features import NUM_FEATURES, build_features
 from models.identity import model_hash
 from models.placeholder import make_placeholder_model
-from oracle.anvil import ANVIL_CHAIN_ID, ANVIL_DEV_KEY, AnvilNode
-from oracle.chain import connect
-from oracle.contracts import FeedSpec, ModelSpec, OracleStack, deploy_oracle, register_model, send
-from oracle.verifier import OnChainVerifier, deploy_verifier
+from oracle.chain.anvil import ANVIL_CHAIN_ID, ANVIL_DEV_KEY, AnvilNode
+from oracle.chain.client import connect
+from oracle.chain.contracts import (
+    FeedSpec,
+    ModelSpec,
+    OracleStack,
+    deploy_oracle,
+    register_model,
+    send,
+)
+from oracle.chain.verifier import OnChainVerifier, deploy_verifier
 from tests.oracle.node.market import write_candles
 
 FEEDS = ("ETH-USD", "BTC-USD")

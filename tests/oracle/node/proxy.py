@@ -7,7 +7,7 @@ import contextlib
 import socket
 import threading
 
-from oracle.anvil import free_loopback_port
+from oracle.chain.anvil import free_loopback_port
 
 UP, DOWN, STALL = "up", "down", "stall"
 

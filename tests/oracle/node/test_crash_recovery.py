@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from oracle.contracts import feed_id
+from oracle.chain.contracts import feed_id
 from oracle.node import journal as J
 from oracle.node.journal import Journal
 from oracle.node.runner import CRASH_ENV

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from oracle.anvil import ANVIL_DEV_KEY
+from oracle.chain.anvil import ANVIL_DEV_KEY
 from oracle.node.errors import KeyLoadError
 from oracle.node.keys import (
     KEY_ENV,

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from oracle.anvil import free_loopback_port
+from oracle.chain.anvil import free_loopback_port
 from oracle.node.journal import Journal
 from tests.oracle.node.conftest import Deployment
 from tests.oracle.node.test_crash_recovery import PROOFCAST

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from oracle.contracts import feed_id
+from oracle.chain.contracts import feed_id
 from oracle.node import journal as J
 from oracle.node.config import load_config, with_overrides
 from oracle.node.errors import RpcUnavailable

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from models.identity import model_hash
-from oracle.contracts import feed_id, retire_model
+from oracle.chain.contracts import feed_id, retire_model
 from oracle.node import journal as J
 from oracle.node.config import load_config, with_overrides
 from oracle.node.errors import ConfigError

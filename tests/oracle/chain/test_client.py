@@ -3,10 +3,10 @@
 import pytest
 from web3 import Web3
 
-from oracle.anvil import ANVIL_CHAIN_ID, ANVIL_DEV_KEY, AnvilNode
-from oracle.chain import EIP170_LIMIT, connect, deploy
+from oracle.chain.anvil import ANVIL_CHAIN_ID, ANVIL_DEV_KEY, AnvilNode
+from oracle.chain.client import EIP170_LIMIT, connect, deploy
+from oracle.chain.solidity import compile_sources
 from oracle.errors import ChainError, CompileError, ContractSizeError
-from oracle.solidity import compile_sources
 
 COUNTER = """
 // SPDX-License-Identifier: MIT

@@ -11,9 +11,9 @@ from web3.exceptions import ContractLogicError
 
 from circuits.artifacts import CircuitArtifacts
 from circuits.evm import VERIFIER_CONTRACT, read_vka_words, vka_digest
-from oracle.chain import deploy, transact
+from oracle.chain.client import deploy, transact
+from oracle.chain.solidity import compile_file
 from oracle.errors import ChainError
-from oracle.solidity import compile_file
 
 log = logging.getLogger(__name__)
 

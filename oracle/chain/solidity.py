@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from oracle.chain.toolchain import solc_wrapper
 from oracle.errors import CompileError
-from oracle.toolchain import solc_wrapper
 
 EVM_VERSION = "cancun"
 OPTIMIZER_RUNS = 200

@@ -17,9 +17,9 @@ from circuits.fields import R
 from circuits.layout import InstanceLayout
 from circuits.pipeline import CircuitBuild, Proof, build_circuit, prove
 from models.placeholder import make_placeholder_model, sample_features
-from oracle.anvil import ANVIL_DEV_KEY, AnvilNode
-from oracle.chain import EIP170_LIMIT, connect
-from oracle.contracts import (
+from oracle.chain.anvil import ANVIL_DEV_KEY, AnvilNode
+from oracle.chain.client import EIP170_LIMIT, connect
+from oracle.chain.contracts import (
     FeedSpec,
     MarginParams,
     ModelSpec,
@@ -34,7 +34,7 @@ from oracle.contracts import (
     submit_report,
     to_feed_units,
 )
-from oracle.verifier import OnChainVerifier, deploy_verifier
+from oracle.chain.verifier import OnChainVerifier, deploy_verifier
 
 pytestmark = pytest.mark.slow
 

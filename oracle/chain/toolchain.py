@@ -8,7 +8,7 @@ from pathlib import Path
 
 from oracle.errors import ToolchainError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS_DIR = PROJECT_ROOT / "contracts"
 
 

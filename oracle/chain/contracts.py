@@ -22,13 +22,13 @@ from web3.contract import Contract
 from web3.exceptions import ContractLogicError
 
 from circuits.layout import InstanceLayout
-from oracle.chain import deploy
+from oracle.chain.client import deploy
+from oracle.chain.solidity import CompiledContract, compile_directory
 from oracle.errors import ChainError
-from oracle.solidity import CompiledContract, compile_directory
 
 log = logging.getLogger(__name__)
 
-CONTRACTS_SRC = Path(__file__).resolve().parents[1] / "contracts" / "src"
+CONTRACTS_SRC = Path(__file__).resolve().parents[2] / "contracts" / "src"
 ORACLE_CONTRACT = "RiskOracle"
 ADAPTER_CONTRACT = "RiskFeedAdapter"
 MARGIN_CONTRACT = "MarginEngine"

@@ -20,15 +20,15 @@ from circuits.artifacts import CircuitArtifacts
 from circuits.fields import R
 from circuits.pipeline import build_circuit, prove, verify
 from models.placeholder import make_placeholder_model, sample_features
-from oracle.anvil import ANVIL_DEV_KEY, AnvilNode
-from oracle.chain import connect
-from oracle.verifier import deploy_verifier, verification_gas, verify_on_chain
+from oracle.chain.anvil import ANVIL_DEV_KEY, AnvilNode
+from oracle.chain.client import connect
+from oracle.chain.verifier import deploy_verifier, verification_gas, verify_on_chain
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class PipelineReport:
+class SelftestReport:
     """Measured outcome of one end-to-end run."""
 
     logrows: int
@@ -72,13 +72,13 @@ def chain_endpoint(workdir: Path, rpc_url: str | None) -> Iterator[str]:
         yield node.rpc_url
 
 
-def run_pipeline(
+def run_selftest(
     workdir: Path,
     rpc_url: str | None = None,
     private_key: str = ANVIL_DEV_KEY,
     srs: Path | None = None,
     seed: int = 0,
-) -> PipelineReport:
+) -> SelftestReport:
     """Build, prove and verify one prediction of the placeholder model, in Python and on chain."""
     workdir.mkdir(parents=True, exist_ok=True)
     model = make_placeholder_model(seed)
@@ -106,7 +106,7 @@ def run_pipeline(
         changed = bump_instance(proof.instances, build.layout.output_index(0, 0))
         rejected_output = not verify_on_chain(verifier, proof.proof_bytes, changed)
 
-    return PipelineReport(
+    return SelftestReport(
         logrows=build.logrows,
         onnx_max_abs_diff=build.onnx_max_abs_diff,
         setup_seconds=build.setup_seconds,

@@ -4,15 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from oracle.chain import EIP170_LIMIT
-from oracle.pipeline import PipelineReport
+from oracle.chain.client import EIP170_LIMIT
+from oracle.selftest import SelftestReport
 
 
 @pytest.mark.slow
 def test_real_proof_verifies_on_chain_and_tampering_is_rejected(
-    pipeline_run: tuple[Path, PipelineReport],
+    selftest_run: tuple[Path, SelftestReport],
 ) -> None:
-    _, report = pipeline_run
+    _, report = selftest_run
     assert report.onnx_max_abs_diff <= 1e-5
     assert report.python_verified
     assert report.accepted_on_chain
@@ -23,8 +23,8 @@ def test_real_proof_verifies_on_chain_and_tampering_is_rejected(
 
 
 @pytest.mark.slow
-def test_proved_outputs_match_float_model(pipeline_run: tuple[Path, PipelineReport]) -> None:
-    _, report = pipeline_run
+def test_proved_outputs_match_float_model(selftest_run: tuple[Path, SelftestReport]) -> None:
+    _, report = selftest_run
     assert len(report.proved_outputs) == len(report.float_outputs) == 2
     for proved, expected in zip(report.proved_outputs, report.float_outputs, strict=True):
         assert proved == pytest.approx(expected, abs=5e-3)

@@ -16,9 +16,9 @@ import torch
 
 from circuits.benchmark import CircuitMeasurement, measure_circuit
 from circuits.pipeline import CircuitConfig
-from oracle.anvil import ANVIL_DEV_KEY, AnvilNode
-from oracle.chain import connect
-from oracle.verifier import (
+from oracle.chain.anvil import ANVIL_DEV_KEY, AnvilNode
+from oracle.chain.client import connect
+from oracle.chain.verifier import (
     deploy_verifier,
     verification_gas,
     verify_calldata_bytes,

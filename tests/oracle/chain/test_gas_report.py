@@ -3,7 +3,7 @@ run through `proofcast bench contracts`)."""
 
 from dataclasses import replace
 
-from oracle.gas_report import (
+from oracle.chain.gas_report import (
     TARGET_PER_FEED_GAS_K16,
     TARGET_VERIFY_GAS,
     ContractsGasRow,

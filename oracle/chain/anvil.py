@@ -11,8 +11,8 @@ from types import TracebackType
 
 from web3 import Web3
 
+from oracle.chain.toolchain import anvil_binary
 from oracle.errors import ChainError
-from oracle.toolchain import anvil_binary
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from web3 import Web3
 from circuits.artifacts import CircuitArtifacts
 from circuits.pipeline import build_circuit, prove
 from models.placeholder import make_placeholder_model, sample_features
-from oracle.anvil import ANVIL_DEV_KEY, AnvilNode
-from oracle.chain import connect
-from oracle.contracts import (
+from oracle.chain.anvil import ANVIL_DEV_KEY, AnvilNode
+from oracle.chain.client import connect
+from oracle.chain.contracts import (
     FeedSpec,
     MarginParams,
     ModelSpec,
@@ -30,8 +30,8 @@ from oracle.contracts import (
     send,
     submit_report,
 )
+from oracle.chain.verifier import deploy_verifier, verification_gas, verify_calldata_bytes
 from oracle.errors import ChainError
-from oracle.verifier import deploy_verifier, verification_gas, verify_calldata_bytes
 
 # Targets set by the circuits work for on-chain verification.
 TARGET_VERIFY_GAS = 400_000

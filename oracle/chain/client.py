@@ -11,8 +11,8 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
+from oracle.chain.solidity import CompiledContract
 from oracle.errors import ChainError, ContractSizeError
-from oracle.solidity import CompiledContract
 
 log = logging.getLogger(__name__)
 
