@@ -42,11 +42,7 @@ class CircuitArtifacts:
 
     @property
     def verifier_sol(self) -> Path:
-        return self.root / "Halo2VerifierReusable.sol"
-
-    @property
-    def vka(self) -> Path:
-        return self.root / "vka.bytes"
+        return self.root / "Halo2Verifier.sol"
 
     @property
     def layout(self) -> Path:

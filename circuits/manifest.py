@@ -1,7 +1,7 @@
 """The artifact manifest: what a circuit directory contains, so a node can refuse a mismatch.
 
 Written once per architecture by `build_circuit`. It pins the EZKL version, the settings, the
-verifying key and verifying-key artifact (by hash), the SRS (source and hash), the fixed-point
+verifying key and the Solidity verifier (by hash), the SRS (source and hash), the fixed-point
 scales and the public-instance layout. `check_manifest` recomputes every hash from the files.
 """
 
@@ -17,7 +17,6 @@ import ezkl
 
 from circuits.artifacts import CircuitArtifacts
 from circuits.errors import CircuitError
-from circuits.evm import read_vka_words, vka_digest
 from circuits.layout import InstanceLayout
 from circuits.srs import is_testing_srs
 
@@ -51,7 +50,7 @@ class CircuitManifest:
     output_scale: int
     settings_sha256: str
     vk_sha256: str
-    vka_digest: str
+    verifier_sha256: str
     srs_source: str
     srs_sha256: str
     model_hash: str
@@ -92,6 +91,7 @@ def check_manifest(artifacts: CircuitArtifacts) -> CircuitManifest:
     pinned = {
         artifacts.settings: manifest.settings_sha256,
         artifacts.vk: manifest.vk_sha256,
+        artifacts.verifier_sol: manifest.verifier_sha256,
         artifacts.srs: manifest.srs_sha256,
     }
     for path, expected in pinned.items():
@@ -103,12 +103,7 @@ def check_manifest(artifacts: CircuitArtifacts) -> CircuitManifest:
                 f"{path} has sha256 {actual[:16]}…, "
                 f"manifest {artifacts.manifest} pins {expected[:16]}…"
             )
-    for path in (artifacts.pk, artifacts.compiled, artifacts.vka):
+    for path in (artifacts.pk, artifacts.compiled):
         if not path.is_file():
             raise ArtifactMismatchError(f"{path} is missing (listed in {artifacts.manifest})")
-    digest = "0x" + vka_digest(read_vka_words(artifacts)).hex()
-    if digest != manifest.vka_digest:
-        raise ArtifactMismatchError(
-            f"{artifacts.vka} has digest {digest}, manifest pins {manifest.vka_digest}"
-        )
     return manifest

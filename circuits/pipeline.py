@@ -1,7 +1,7 @@
 """The EZKL proving pipeline as one straight sequence of file-to-file steps.
 
 Once per architecture (`build_circuit`):
-    ONNX export -> settings -> calibrate -> compile -> SRS -> setup -> EVM verifier + VKA
+    ONNX export -> settings -> calibrate -> compile -> SRS -> setup -> EVM verifier
     -> layout + manifest
 Once per set of weights, e.g. a federated round (`compile_model`): ONNX export -> compile,
 reusing the architecture's settings and keys (parameters are hashed, so the keys do not change).
@@ -24,7 +24,7 @@ import torch
 
 from circuits.artifacts import CircuitArtifacts, ModelArtifacts
 from circuits.errors import CircuitError, EzklStepError
-from circuits.evm import read_vka_words, vka_digest, write_evm_artifacts
+from circuits.evm import write_evm_verifier
 from circuits.export import export_onnx, onnx_parity
 from circuits.fields import felt_from_ezkl_hex
 from circuits.layout import InstanceLayout
@@ -53,6 +53,9 @@ class CircuitConfig:
     input_scale: int = PARAM_SCALE
     lookup_safety_margin: float = 2.0
     num_inner_cols: int | None = 1  # fewer columns: smaller proofs, less gas (see results)
+    # Freivalds' randomised einsum check adds challenge columns: off, the verifier is ~35 % cheaper,
+    # fits EIP-170 as a single contract and proving is faster (README, "Circuits").
+    disable_freivalds: bool = True
     output_names: tuple[str, ...] | None = None
 
 
@@ -117,6 +120,7 @@ def _run_args(config: CircuitConfig, num_feeds: int) -> ezkl.PyRunArgs:
     run_args.param_scale = PARAM_SCALE
     if config.num_inner_cols is not None:
         run_args.num_inner_cols = config.num_inner_cols
+    run_args.disable_freivalds = config.disable_freivalds
     return run_args
 
 
@@ -187,7 +191,7 @@ def build_circuit(
         lambda: ezkl.setup(str(art.compiled), str(art.vk), str(art.pk), str(art.srs)),
     )
     setup_seconds = time.perf_counter() - start
-    write_evm_artifacts(art)
+    write_evm_verifier(art)
 
     num_feeds, outputs = example.shape[0], int(model(example[:1]).shape[-1])
     inputs_hashed = config.input_visibility == "hashed"
@@ -212,7 +216,7 @@ def build_circuit(
         output_scale=layout.output_scale,
         settings_sha256=sha256_file(art.settings),
         vk_sha256=sha256_file(art.vk),
-        vka_digest="0x" + vka_digest(read_vka_words(art)).hex(),
+        verifier_sha256=sha256_file(art.verifier_sol),
         srs_source=srs_source(art),
         srs_sha256=sha256_file(art.srs),
         model_hash="0x" + identity.to_bytes(32, "big").hex(),

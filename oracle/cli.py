@@ -151,7 +151,6 @@ def selftest(
         ("float outputs", ", ".join(f"{v:.5f}" for v in report.float_outputs)),
         ("verifier runtime size", f"{report.verifier_runtime_bytes} bytes"),
         ("verifier deploy gas", f"{report.deploy_gas:,}"),
-        ("register VKA gas", f"{report.register_vka_gas:,}"),
         ("on-chain verification gas", f"{report.verify_gas:,}"),
         ("real proof accepted on chain", str(report.accepted_on_chain)),
         ("flipped-byte proof rejected", str(report.rejected_flipped_byte)),

@@ -281,9 +281,7 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
             vol_multiplier_bps=150,
             max_margin_bps=5000,
         )
-        stack = deploy_oracle(
-            w3, verifier.contract.address, verifier.vka, build.layout, feed_specs, margin
-        )
+        stack = deploy_oracle(w3, verifier.address, build.layout, feed_specs, margin)
         eps = manifest.dp.get("epsilon")
         register_model(
             stack,

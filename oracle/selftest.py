@@ -40,7 +40,6 @@ class SelftestReport:
     float_outputs: list[float]
     verifier_runtime_bytes: int
     deploy_gas: int
-    register_vka_gas: int
     verify_gas: int
     accepted_on_chain: bool
     rejected_flipped_byte: bool
@@ -116,7 +115,6 @@ def run_selftest(
         float_outputs=float_out,
         verifier_runtime_bytes=verifier.runtime_size,
         deploy_gas=verifier.deploy_gas,
-        register_vka_gas=verifier.register_gas,
         verify_gas=gas,
         accepted_on_chain=accepted,
         rejected_flipped_byte=rejected_flip,

@@ -2,16 +2,17 @@
 pragma solidity ^0.8.24;
 
 import {SignedFixedPoint} from "./SignedFixedPoint.sol";
-import {IHalo2VerifierReusable} from "./interfaces/IHalo2VerifierReusable.sol";
+import {IHalo2Verifier} from "./interfaces/IHalo2Verifier.sol";
 
 /// @title RiskOracle
 /// @notice Publishes risk numbers (volatility, margin, ...) proved by zk-SNARKs of registered
-///         federated models. One oracle serves one circuit architecture: EZKL's reusable Halo2
-///         verifier with the circuit's verifying-key artifact (VKA), whose digest is pinned here.
+///         federated models. One oracle serves one circuit architecture: the circuit's EZKL Halo2
+///         verifier (its verifying key compiled in), pinned here at deployment.
 /// @dev Public-instance layout (circuits/layout.py): [input commitment, model hash,
 ///      output j of feed k at 2 + k*J + j]; outputs are signed fixed point with `outputScale`
-///      fractional bits, negative x encoded as R - |x|. The VKA is kept as contract code
-///      (SSTORE2) and read with EXTCODECOPY for each verification.
+///      fractional bits, negative x encoded as R - |x|. Parameters are hashed in the circuit, so
+///      the verifying key does not depend on the weights: every federated round is a new
+///      registered model hash on the same verifier.
 contract RiskOracle {
     using SignedFixedPoint for uint256;
 
@@ -55,14 +56,8 @@ contract RiskOracle {
     uint256 internal constant MODEL_HASH_INDEX = 1;
     uint256 internal constant FIRST_OUTPUT_INDEX = 2;
 
-    /// @notice The EZKL reusable Halo2 verifier (fixed at deployment).
+    /// @notice The circuit's EZKL Halo2 verifier (fixed at deployment).
     address public immutable verifier;
-    /// @notice Data contract whose runtime code (after a leading STOP byte) is the VKA.
-    address public immutable vkaPointer;
-    /// @notice keccak256 of the VKA words: what the verifier must report having checked.
-    bytes32 public immutable vkaDigest;
-    /// @notice Number of 32-byte words in the VKA.
-    uint256 public immutable vkaWords;
     /// @notice Feeds proved per report (K).
     uint256 public immutable feedsPerReport;
     /// @notice Model outputs per feed (J).
@@ -108,9 +103,6 @@ contract RiskOracle {
     event AnswerUpdated(bytes32 indexed feedId, uint80 indexed roundId, int256 answer, uint256 observedAt);
 
     error VerifierHasNoCode(address verifier);
-    error EmptyVka();
-    error VkaStorageFailed();
-    error VkaRegistrationFailed(address verifier);
     error InvalidLayout(uint256 feedsPerReport, uint256 outputsPerFeed, uint8 outputScale);
     error NotAdmin(address caller);
     error NotPendingAdmin(address caller);
@@ -125,7 +117,6 @@ contract RiskOracle {
     error InputAlreadyReported(uint256 inputCommitment, uint256 reportId);
     error ReportFromFuture(uint256 observedAt, uint256 blockTimestamp);
     error ProofRejected();
-    error VerifierDigestMismatch(bytes32 expected, bytes32 actual);
     error UnknownFeed(bytes32 feedId);
     error StaleReport(bytes32 feedId, uint256 observedAt, uint256 lastObservedAt);
     error ReportTooOld(bytes32 feedId, uint256 observedAt, uint256 maxAge);
@@ -139,37 +130,29 @@ contract RiskOracle {
         _;
     }
 
-    /// @notice Pins `verifier_` and the circuit's VKA, stores the VKA as code and registers it.
-    /// @param verifier_ EZKL `Halo2VerifierReusable` (must have code).
-    /// @param vka The circuit's verifying-key artifact words (`circuits.evm.read_vka_words`).
+    /// @notice Pins `verifier_`, the circuit's EZKL verifier.
+    /// @param verifier_ EZKL `Halo2Verifier` of the circuit (must have code).
     /// @param feedsPerReport_ K, feeds proved per report.
     /// @param outputsPerFeed_ J, model outputs per feed.
     /// @param outputScale_ fractional bits of the outputs (EZKL `model_output_scales[0]`).
     /// @param admin_ governance address.
     constructor(
         address verifier_,
-        bytes32[] memory vka,
         uint256 feedsPerReport_,
         uint256 outputsPerFeed_,
         uint8 outputScale_,
         address admin_
     ) {
         if (verifier_.code.length == 0) revert VerifierHasNoCode(verifier_);
-        if (vka.length == 0) revert EmptyVka();
         if (feedsPerReport_ == 0 || outputsPerFeed_ == 0 || outputsPerFeed_ > 255 || outputScale_ > 64) {
             revert InvalidLayout(feedsPerReport_, outputsPerFeed_, outputScale_);
         }
         if (admin_ == address(0)) revert ZeroAddress();
         verifier = verifier_;
-        vkaDigest = keccak256(abi.encodePacked(vka));
-        vkaWords = vka.length;
-        vkaPointer = _storeAsCode(abi.encodePacked(vka));
         feedsPerReport = feedsPerReport_;
         outputsPerFeed = outputsPerFeed_;
         outputScale = outputScale_;
         admin = admin_;
-        (bool ok,) = verifier_.call(abi.encodeCall(IHalo2VerifierReusable.registerVka, (vka)));
-        if (!ok) revert VkaRegistrationFailed(verifier_);
         emit AdminTransferred(address(0), admin_);
     }
 
@@ -306,31 +289,12 @@ contract RiskOracle {
         return reports[_rounds[feedId][roundId].reportId].inputCommitment;
     }
 
-    /// @notice The VKA as stored in code, as the verifier takes it.
-    function vka() public view returns (bytes32[] memory words) {
-        uint256 n = vkaWords;
-        address pointer = vkaPointer;
-        words = new bytes32[](n);
-        assembly {
-            extcodecopy(pointer, add(words, 0x20), 1, mul(n, 0x20))
-        }
-    }
-
     // ---------------------------------------------------------------- internals
 
     function _verify(bytes calldata proof, uint256[] calldata instances) internal {
-        bytes memory data = abi.encodeCall(IHalo2VerifierReusable.verifyProof, (proof, instances, vka()));
-        (bool ok, bytes memory ret) = verifier.call(data);
-        // The verifier returns (success, vka digest, ...) without ABI offsets: read raw words.
-        if (!ok || ret.length < 64) revert ProofRejected();
-        uint256 success;
-        bytes32 digest;
-        assembly {
-            success := mload(add(ret, 0x20))
-            digest := mload(add(ret, 0x40))
-        }
-        if (success != 1) revert ProofRejected();
-        if (digest != vkaDigest) revert VerifierDigestMismatch(vkaDigest, digest);
+        // The EZKL verifier returns true or reverts; anything else is a rejection too.
+        (bool ok, bytes memory ret) = verifier.call(abi.encodeCall(IHalo2Verifier.verifyProof, (proof, instances)));
+        if (!ok || ret.length != 32 || abi.decode(ret, (uint256)) != 1) revert ProofRejected();
     }
 
     function _publish(bytes32 feedId, uint256[] calldata instances, uint256 slot, uint40 observedAt, uint48 reportId)
@@ -373,16 +337,5 @@ contract RiskOracle {
             revert AnswerNotRepresentable(feedId, fixedPoint);
         }
         return fixedPoint * int256(10 ** uint256(config.decimals)) / int256(1 << outputScale);
-    }
-
-    /// @dev SSTORE2: deploys a contract whose runtime code is 0x00 followed by `data`.
-    function _storeAsCode(bytes memory data) internal returns (address pointer) {
-        bytes memory runtime = abi.encodePacked(hex"00", data);
-        // PUSH4 len, DUP1, PUSH1 0x0e, PUSH1 0, CODECOPY, PUSH1 0, RETURN: a 14-byte prefix.
-        bytes memory initCode = abi.encodePacked(hex"63", uint32(runtime.length), hex"80600e6000396000f3", runtime);
-        assembly {
-            pointer := create(0, add(initCode, 0x20), mload(initCode))
-        }
-        if (pointer == address(0)) revert VkaStorageFailed();
     }
 }

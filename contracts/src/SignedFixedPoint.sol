@@ -6,8 +6,7 @@ pragma solidity ^0.8.24;
 ///         integers: a negative value x is encoded in the field as R - |x|.
 library SignedFixedPoint {
     /// @notice Order of the BN254 scalar field.
-    uint256 internal constant R =
-        21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
 
     /// @notice The instance is not a canonical field element (>= R).
     error NotAFieldElement(uint256 value);

@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {Test} from "forge-std/Test.sol";
 import {RiskOracle} from "../src/RiskOracle.sol";
 import {SignedFixedPoint} from "../src/SignedFixedPoint.sol";
-import {ReusableVerifierDouble} from "./utils/ReusableVerifierDouble.sol";
+import {VerifierDouble} from "./utils/VerifierDouble.sol";
 import {OracleFixture} from "./utils/OracleFixture.sol";
 
 /// @notice Drives the oracle with random reports: active, unregistered and retired models,

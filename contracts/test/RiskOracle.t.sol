@@ -21,16 +21,8 @@ contract RiskOracleTest is OracleFixture {
 
     // ------------------------------------------------------------ deployment
 
-    function test_PinsVerifierAndStoresVkaAsCode() public view {
+    function test_PinsVerifier() public view {
         assertEq(oracle.verifier(), address(verifier));
-        assertEq(oracle.vkaDigest(), keccak256(abi.encodePacked(vkaWords)));
-        bytes32[] memory stored = oracle.vka();
-        assertEq(stored.length, vkaWords.length);
-        for (uint256 i; i < stored.length; ++i) {
-            assertEq(stored[i], vkaWords[i]);
-        }
-        assertTrue(verifier.registeredVkas(oracle.vkaDigest()));
-        assertEq(oracle.vkaPointer().code.length, 1 + 32 * vkaWords.length);
         uint256[] memory inst = instancesFor(3, MODEL, ONE, ONE);
         assertEq(proofOf(inst), verifier.proofFor(inst)); // the fixture's helper mirrors the double
     }
@@ -38,17 +30,12 @@ contract RiskOracleTest is OracleFixture {
     function test_RevertWhen_VerifierHasNoCode() public {
         address eoa = makeAddr("eoa");
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.VerifierHasNoCode.selector, eoa));
-        new RiskOracle(eoa, vkaWords, K, J, SCALE, address(this));
-    }
-
-    function test_RevertWhen_VkaEmpty() public {
-        vm.expectRevert(RiskOracle.EmptyVka.selector);
-        new RiskOracle(address(verifier), new bytes32[](0), K, J, SCALE, address(this));
+        new RiskOracle(eoa, K, J, SCALE, address(this));
     }
 
     function test_RevertWhen_LayoutInvalid() public {
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.InvalidLayout.selector, 0, J, SCALE));
-        new RiskOracle(address(verifier), vkaWords, 0, J, SCALE, address(this));
+        new RiskOracle(address(verifier), 0, J, SCALE, address(this));
     }
 
     // ------------------------------------------------------------ acceptance and decoding
@@ -119,14 +106,6 @@ contract RiskOracleTest is OracleFixture {
         bytes memory proof = proofOf(inst);
         vm.expectRevert(RiskOracle.ProofRejected.selector);
         oracle.submit(proof, inst, feeds(), uint40(block.timestamp));
-    }
-
-    function test_RevertWhen_VerifierChecksAnotherVka() public {
-        bytes32 foreign = keccak256("someone else's registered VKA");
-        verifier.setDigestOverride(foreign);
-        uint256[] memory inst = instancesFor(1, MODEL, ONE, ONE);
-        vm.expectRevert(abi.encodeWithSelector(RiskOracle.VerifierDigestMismatch.selector, oracle.vkaDigest(), foreign));
-        oracle.submit(proofOf(inst), inst, feeds(), uint40(block.timestamp));
     }
 
     function test_RevertWhen_InstanceCountMismatch() public {

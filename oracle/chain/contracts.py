@@ -1,7 +1,7 @@
 """Proofcast's on-chain oracle from Python: compile `contracts/src`, deploy, register, submit, read.
 
 The contracts (see contracts/src and the README's "On-chain oracle" section):
-`RiskOracle` verifies batch reports through EZKL's reusable verifier with a pinned VKA digest,
+`RiskOracle` verifies batch reports through the circuit's EZKL verifier (pinned at deployment),
 `RiskFeedAdapter` exposes one feed as a Chainlink `AggregatorV3Interface`, `MarginEngine` is an
 example consumer. Reverts are decoded into `OracleRevert` carrying the custom error's name and
 arguments, so callers and tests can tell a stale report from a replayed one.
@@ -195,13 +195,12 @@ class OracleStack:
 def deploy_oracle(
     w3: Web3,
     verifier: str,
-    vka_words: list[bytes],
     layout: InstanceLayout,
     feeds: list[FeedSpec],
     margin: MarginParams | None = None,
     permissionless: bool = False,
 ) -> OracleStack:
-    """Deploy RiskOracle (pinned to `verifier` + VKA), configure `feeds`, deploy one adapter
+    """Deploy RiskOracle (pinned to the circuit's `verifier`), configure `feeds`, deploy one adapter
     per feed and, with `margin`, a MarginEngine reading the first feed.
 
     The sending account becomes admin and an allow-listed transmitter.
@@ -217,7 +216,6 @@ def deploy_oracle(
         w3,
         compiled[ORACLE_CONTRACT],
         verifier,
-        vka_words,
         layout.num_feeds,
         layout.outputs_per_feed,
         layout.output_scale,

@@ -1,9 +1,9 @@
 """Gas report of the on-chain oracle with real EZKL proofs: writes results/contracts.{md,json}.
 
 For each batch size K the placeholder circuit is built, two batches are proved, and on a fresh
-anvil: the reusable verifier and the oracle stack are deployed, the model registered, the first
-and a following report submitted, and `latestRoundData` read. The direct `verifyProof` call with
-the VKA as calldata is measured next to `submit` (which reads the VKA from code, SSTORE2).
+anvil: the circuit's verifier and the oracle stack are deployed, the model registered, the first
+and a following report submitted, and `latestRoundData` read. The direct `verifyProof` call is
+measured next to the verifier call inside `submit` (from a call trace).
 """
 
 from __future__ import annotations
@@ -59,13 +59,11 @@ class ContractsGasRow:
     submit_first: int
     submit_next: int
     submit_calldata_bytes: int
-    verify_direct_vka_calldata: int
+    verify_direct: int
     verify_direct_calldata_bytes: int
     latest_round_data_estimate: int
     margin_update: int
     verifier_call_in_submit: int
-    vka_bytes: int
-    vka_calldata_gas: int
 
     @property
     def submit_next_per_feed(self) -> int:
@@ -103,9 +101,7 @@ def measure(feeds: int, workdir: Path, progress: Callable[[str], None] = print) 
     with AnvilNode(log_path=workdir / f"anvil-k{feeds}.log") as node:
         w3 = connect(node.rpc_url, ANVIL_DEV_KEY)
         verifier = deploy_verifier(w3, artifacts)
-        stack = deploy_oracle(
-            w3, verifier.contract.address, verifier.vka, build.layout, specs, MarginParams()
-        )
+        stack = deploy_oracle(w3, verifier.address, build.layout, specs, MarginParams())
         registered = register_model(stack, ModelSpec(build.model_hash, round=1))
         now = block_timestamp(w3)
         first, second = proofs
@@ -139,13 +135,11 @@ def measure(feeds: int, workdir: Path, progress: Callable[[str], None] = print) 
         submit_first=int(submit_first["gasUsed"]),
         submit_next=int(submit_next["gasUsed"]),
         submit_calldata_bytes=len(bytes.fromhex(submit_data.removeprefix("0x"))),
-        verify_direct_vka_calldata=direct,
+        verify_direct=direct,
         verify_direct_calldata_bytes=direct_bytes,
         latest_round_data_estimate=int(read),
         margin_update=int(margin["gasUsed"]),
         verifier_call_in_submit=in_submit,
-        vka_bytes=32 * len(verifier.vka),
-        vka_calldata_gas=calldata_gas(b"".join(verifier.vka)),
     )
 
 
@@ -167,8 +161,8 @@ def render_markdown(rows: list[ContractsGasRow]) -> str:
         )
 
     row("proof size (bytes)", [r.proof_bytes for r in rows])
-    row("deploy Halo2VerifierReusable", [r.verifier_deploy for r in rows])
-    row("deploy RiskOracle (incl. VKA as code + registerVka)", [r.oracle_deploy for r in rows])
+    row("deploy Halo2Verifier", [r.verifier_deploy for r in rows])
+    row("deploy RiskOracle", [r.oracle_deploy for r in rows])
     row("deploy RiskFeedAdapter (per feed)", [r.adapter_deploy for r in rows])
     row("deploy MarginEngine", [r.margin_engine_deploy for r in rows])
     row("configureFeed (per feed)", [r.configure_feed for r in rows])
@@ -178,7 +172,7 @@ def render_markdown(rows: list[ContractsGasRow]) -> str:
     row("submit, next report, per feed", [r.submit_next_per_feed for r in rows])
     row("submit calldata (bytes)", [r.submit_calldata_bytes for r in rows])
     row(
-        "verifier call inside submit (VKA read from code)",
+        "verifier call inside submit",
         [r.verifier_call_in_submit for r in rows],
     )
     row(
@@ -189,11 +183,7 @@ def render_markdown(rows: list[ContractsGasRow]) -> str:
         "oracle's own share of submit (submit - verifier call)",
         [r.submit_next - r.verifier_call_in_submit for r in rows],
     )
-    row("VKA size (bytes)", [r.vka_bytes for r in rows])
-    row(
-        "VKA as calldata instead: extra calldata gas per submit", [r.vka_calldata_gas for r in rows]
-    )
-    row("verifyProof direct, VKA as calldata", [r.verify_direct_vka_calldata for r in rows])
+    row("verifyProof direct (transaction)", [r.verify_direct for r in rows])
     row("verifyProof direct calldata (bytes)", [r.verify_direct_calldata_bytes for r in rows])
     row(
         "latestRoundData (eth_estimateGas, incl. 21,000)",
@@ -210,7 +200,7 @@ def render_markdown(rows: list[ContractsGasRow]) -> str:
         + ", ".join(
             f"{name} {size:,}"
             for name, size in (
-                ("Halo2VerifierReusable", rows[0].verifier_runtime_bytes),
+                ("Halo2Verifier", rows[0].verifier_runtime_bytes),
                 ("RiskOracle", rows[0].oracle_runtime_bytes),
                 ("RiskFeedAdapter", rows[0].adapter_runtime_bytes),
                 ("MarginEngine", rows[0].margin_engine_runtime_bytes),
@@ -236,11 +226,6 @@ def render_markdown(rows: list[ContractsGasRow]) -> str:
             )
             + f"; whole submit {r.submit_next:,} gas, {r.submit_next_per_feed:,} per feed."
         )
-    lines.append(
-        "- The VKA is stored as contract code (SSTORE2) and read with EXTCODECOPY (about "
-        "2,600 + 3 gas per word); sending it as calldata would add the calldata gas above "
-        "to every submit."
-    )
     return "\n".join(lines) + "\n"
 
 

@@ -96,7 +96,7 @@ def run_node_benchmark(
         specs = [
             FeedSpec(n.upper(), -wide, wide, wide, max_age=UINT32_MAX) for n in names
         ]  # bundled history is years old: no age limit here
-        stack = deploy_oracle(w3, verifier.contract.address, verifier.vka, build.layout, specs)
+        stack = deploy_oracle(w3, verifier.address, build.layout, specs)
         register_model(stack, ModelSpec(model_hash(model)))
         config = NodeConfig(
             rpc_url=anvil.rpc_url,

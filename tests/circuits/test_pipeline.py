@@ -9,7 +9,7 @@ import torch
 
 from circuits.artifacts import CircuitArtifacts
 from circuits.errors import EzklStepError
-from circuits.evm import read_vka_words, vka_digest
+from circuits.evm import VERIFIER_CONTRACT
 from circuits.pipeline import (
     compile_model,
     load_proof,
@@ -73,14 +73,12 @@ def test_nan_features_are_refused(artifacts: CircuitArtifacts) -> None:
 
 
 @pytest.mark.slow
-def test_vka_file_decodes_to_words(artifacts: CircuitArtifacts, tmp_path: Path) -> None:
-    words = read_vka_words(artifacts)
-    assert words and all(len(w) == 32 for w in words)
-    assert len(vka_digest(words)) == 32
-    broken = CircuitArtifacts(tmp_path)
-    broken.vka.write_bytes(artifacts.vka.read_bytes()[:-5])
-    with pytest.raises(EzklStepError, match="header says"):
-        read_vka_words(broken)
+def test_verifier_is_a_single_contract_under_eip170(artifacts: CircuitArtifacts) -> None:
+    from oracle.chain.client import EIP170_LIMIT
+    from oracle.chain.solidity import compile_file
+
+    compiled = compile_file(artifacts.verifier_sol, VERIFIER_CONTRACT)
+    assert 0 < compiled.runtime_size <= EIP170_LIMIT
 
 
 @pytest.mark.slow

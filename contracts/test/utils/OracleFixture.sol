@@ -5,7 +5,7 @@ import {Test} from "forge-std/Test.sol";
 import {RiskOracle} from "../../src/RiskOracle.sol";
 import {RiskFeedAdapter} from "../../src/RiskFeedAdapter.sol";
 import {SignedFixedPoint} from "../../src/SignedFixedPoint.sol";
-import {ReusableVerifierDouble} from "./ReusableVerifierDouble.sol";
+import {VerifierDouble} from "./VerifierDouble.sol";
 
 /// @notice A K=2, J=2, scale-13 oracle on the verifier double with two feeds and one model.
 abstract contract OracleFixture is Test {
@@ -18,20 +18,16 @@ abstract contract OracleFixture is Test {
     bytes32 internal constant MODEL = bytes32(uint256(0x1234));
     uint256 internal constant MAX_AGE = 1 hours;
 
-    ReusableVerifierDouble internal verifier;
+    VerifierDouble internal verifier;
     RiskOracle internal oracle;
     RiskFeedAdapter internal adapterA;
     RiskFeedAdapter internal adapterB;
-    bytes32[] internal vkaWords;
     uint256 internal nextCommitment = 1;
 
     function setUp() public virtual {
         vm.warp(1_700_000_000);
-        verifier = new ReusableVerifierDouble();
-        for (uint256 i; i < 5; ++i) {
-            vkaWords.push(keccak256(abi.encode("vka", i)));
-        }
-        oracle = new RiskOracle(address(verifier), vkaWords, K, J, SCALE, address(this));
+        verifier = new VerifierDouble();
+        oracle = new RiskOracle(address(verifier), K, J, SCALE, address(this));
         oracle.configureFeed(FEED_A, configA(), "ETH 1d volatility");
         oracle.configureFeed(FEED_B, configB(), "BTC initial margin");
         oracle.registerModel(MODEL, 7, 2500, keccak256("metrics"), 0);

@@ -12,7 +12,6 @@ import pytest
 from web3 import Web3
 
 from circuits.artifacts import CircuitArtifacts
-from circuits.evm import read_vka_words, vka_digest
 from circuits.fields import R
 from circuits.layout import InstanceLayout
 from circuits.pipeline import CircuitBuild, Proof, build_circuit, prove
@@ -77,8 +76,7 @@ def fresh_stack(world: World, spec: FeedSpec | None = None, register: bool = Tru
     """A new oracle (own state) on the module's chain, with the circuit's model registered."""
     stack = deploy_oracle(
         world.w3,
-        world.verifier.contract.address,
-        world.verifier.vka,
+        world.verifier.address,
         world.build.layout,
         [spec or feed()],
         MarginParams(),
@@ -134,11 +132,9 @@ def test_eighteen_decimals_and_negative_outputs_decode_like_the_circuit(world: W
     assert answer / 10**18 == pytest.approx(layout.float_outputs(proof.instances)[0][0], abs=1e-12)
 
 
-def test_vka_is_pinned_and_stored_as_code(world: World) -> None:
+def test_verifier_is_pinned_and_every_contract_fits_eip170(world: World) -> None:
     stack = fresh_stack(world, register=False)
-    artifacts = world.build.artifacts
-    assert stack.oracle.functions.vka().call() == read_vka_words(artifacts)
-    assert stack.oracle.functions.vkaDigest().call() == vka_digest(read_vka_words(artifacts))
+    assert stack.oracle.functions.verifier().call() == world.verifier.address
     assert all(0 < size <= EIP170_LIMIT for size in stack.sizes.values())
     assert set(stack.sizes) == {"RiskOracle", "RiskFeedAdapter", "MarginEngine"}
 

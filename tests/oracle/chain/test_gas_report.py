@@ -29,13 +29,11 @@ def row(feeds: int, verify: int, submit: int) -> ContractsGasRow:
         submit_first=submit,
         submit_next=submit,
         submit_calldata_bytes=1,
-        verify_direct_vka_calldata=1,
+        verify_direct=1,
         verify_direct_calldata_bytes=1,
         latest_round_data_estimate=30_000,
         margin_update=1,
         verifier_call_in_submit=verify,
-        vka_bytes=64,
-        vka_calldata_gas=1,
     )
 
 

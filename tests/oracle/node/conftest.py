@@ -136,8 +136,7 @@ def deployment(
     by the dev account (so its nonces count only the node's transactions), and 40 bars per feed."""
     stack = deploy_oracle(
         chain.w3,
-        verifier.contract.address,
-        verifier.vka,
+        verifier.address,
         circuit.build.layout,
         [feed_spec(name) for name in FEEDS],
     )
