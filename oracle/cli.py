@@ -15,6 +15,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from federated.cli import train_app
+from oracle.attest.cli import attest_app
 from oracle.chain.anvil import ANVIL_DEV_KEY
 from oracle.errors import OracleError
 from oracle.node.cli import data_app, keys_app, node_app
@@ -25,6 +26,7 @@ app = typer.Typer(
 bench = typer.Typer(help="Benchmarks: print numbers and write them under results/.")
 app.add_typer(bench, name="bench")
 app.add_typer(node_app, name="node")
+app.add_typer(attest_app, name="attest")
 app.add_typer(data_app, name="data")
 app.add_typer(keys_app, name="keys")
 app.add_typer(train_app, name="train")
@@ -42,6 +44,7 @@ def _main(
     )
     if not verbose:  # EZKL logs every step and a fidelity table at INFO/WARNING
         logging.getLogger("ezkl").setLevel(logging.ERROR)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per attester request
 
 
 RpcUrlOpt = Annotated[
@@ -115,6 +118,12 @@ def demo(
         f"{report.submit_gas:,} gas per update, {report.gas_per_feed:,} per feed | "
         f"MarginEngine margin {report.margin_bps} bps | total {report.total_seconds:.0f} s"
     )
+    console.print(
+        f"attesters: {len(report.attesters)}, threshold {report.threshold}; "
+        f"signed by {', '.join(report.signers)}"
+    )
+    for line in report.attestation:
+        console.print(f"  {line}")
     console.print(f"[green]demo complete[/]; report at {path}")
 
 
@@ -199,7 +208,7 @@ def bench_circuits(
 
 @bench.command("contracts")
 def bench_contracts(
-    feeds: Annotated[str, typer.Option(help="Comma-separated batch sizes K.")] = "1,16",
+    feeds: Annotated[str, typer.Option(help="Comma-separated batch sizes K.")] = "1,4,16",
     out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
     workdir: Annotated[Path, typer.Option(help="Scratch directory.")] = Path(
         "build/bench-contracts"
@@ -262,3 +271,7 @@ def bench_node(
     run_node_benchmark(out, workdir, feeds=feeds, rounds=rounds, progress=console.log)
     console.print((out / "node.md").read_text())
     console.print(f"results in {out}/node.{{md,json}}")
+
+
+if __name__ == "__main__":
+    app()

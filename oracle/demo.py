@@ -3,8 +3,10 @@
 bundled series split across providers -> Flower federated training (simulation engine) ->
 OracleModel (volatility + 99% VaR per feed) -> ONNX -> EZKL circuit for K feeds -> anvil ->
 reusable verifier + RiskOracle + one Chainlink-style adapter per feed + MarginEngine ->
-register the federated model's hash -> the oracle node proves and publishes every feed in one
-batch -> MarginEngine reads a feed through AggregatorV3Interface and sets a margin.
+register the federated model's hash -> four independent attester processes (each with its own
+copy of the data, one slightly different) -> the oracle node proposes the round, collects f+1
+signatures, proves every feed in one batch and publishes -> MarginEngine reads a feed through
+AggregatorV3Interface and sets a margin.
 
 Every step is a library call that the tests also exercise; this module only wires them up,
 measures them and writes a report.
@@ -37,12 +39,14 @@ from models.identity import model_hash
 from models.oracle_model import OUTPUT_NAMES, OracleModel
 from models.risk import RiskModel
 from models.volatility import VolatilityModel
+from oracle.attest.processes import AttesterProcesses, AttesterSpec, write_attester
 from oracle.chain.anvil import ANVIL_DEV_KEY
 from oracle.chain.client import connect
 from oracle.chain.contracts import (
     FeedSpec,
     MarginParams,
     ModelSpec,
+    OutputSpec,
     deploy_oracle,
     latest_round_data,
     register_model,
@@ -68,6 +72,9 @@ DAILY_MAX_AGE = 8 * 86_400  # daily candles replayed on whole weeks: the newest 
 MARKET_HISTORY_DAYS = 60  # rows of each feed's CSV the node reads (features need 23)
 CALIBRATION_ROWS = 128  # recent rows per feed that choose the circuit's lookup ranges
 TEST_FRACTION = 0.2  # held-out tail of each feed for the model-vs-baseline summary
+ATTESTERS = 4  # n independent attesters, f = 1 of them may be down or lying
+THRESHOLD = 2  # f + 1 signatures per report
+SKEW_BPS = 3.0  # attester 4's copy of the data differs by this much (tolerance: 10 bps)
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,10 @@ class DemoReport:
     margin_used_fallback: bool
     margin_feed: str
     feeds: list[FeedResult]
+    attesters: list[str] = field(default_factory=list)  # "url (address)"
+    threshold: int = 0
+    signers: list[str] = field(default_factory=list)
+    attestation: list[str] = field(default_factory=list)  # each attester's answer
     step_seconds: dict[str, float] = field(default_factory=dict)
     total_seconds: float = 0.0
 
@@ -197,6 +208,21 @@ def write_market_csv(series: PriceSeries, path: Path, rows: int) -> Path:
     return path
 
 
+def copy_market(market: Path, to: Path, skew_bps: float = 0.0) -> Path:
+    """An attester's own copy of the market CSVs; `skew_bps` moves every price of the copy
+    (a data vendor that disagrees slightly, within tolerance)."""
+    to.mkdir(parents=True, exist_ok=True)
+    factor = 1.0 + skew_bps / 1e4
+    for csv in sorted(market.glob("*.csv")):
+        lines = csv.read_text().splitlines()
+        out = [lines[0]]
+        for line in lines[1:]:
+            date, *prices = line.split(",")
+            out.append(",".join([date, *(f"{float(p) * factor:.6f}" for p in prices)]))
+        (to / csv.name).write_text("\n".join(out) + "\n")
+    return to
+
+
 def evaluate_feed(model: OracleModel, features: Features) -> dict[str, float]:
     """Out-of-sample QLIKE (model vs EWMA) and 99% VaR backtest on the held-out tail."""
     n = len(features)
@@ -262,17 +288,30 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
         verifier = deploy_verifier(w3, artifacts)
         feed_specs = [
             FeedSpec(
-                name=f"{name}/var99",
-                min_answer=0,
-                max_answer=50 * 10**FEED_DECIMALS,  # a 1-day 99% VaR above 50% is rejected
-                max_delta=25 * 10**FEED_DECIMALS,
-                description=f"{name} 1-day 99% VaR (percent), Proofcast federated model",
+                name=name,
+                outputs=(
+                    OutputSpec(
+                        OUTPUT_NAMES[0],
+                        min_answer=-5 * 10**FEED_DECIMALS,  # log of a daily vol in percent
+                        max_answer=5 * 10**FEED_DECIMALS,
+                        max_delta=2 * 10**FEED_DECIMALS,
+                        description=f"{name} next-day log volatility (log %)",
+                    ),
+                    OutputSpec(
+                        OUTPUT_NAMES[VAR_OUTPUT],
+                        min_answer=0,
+                        max_answer=50 * 10**FEED_DECIMALS,  # a 1-day 99% VaR above 50%: rejected
+                        max_delta=25 * 10**FEED_DECIMALS,
+                        description=f"{name} 1-day 99% VaR (percent), Proofcast federated model",
+                    ),
+                ),
                 decimals=FEED_DECIMALS,
-                output_index=VAR_OUTPUT,
                 max_age=DAILY_MAX_AGE,
+                description=f"{name}: Proofcast federated volatility and VaR",
             )
             for name in settings.feeds
         ]
+        var_key = {spec.name: spec.adapter_key(VAR_OUTPUT) for spec in feed_specs}
         # margin (bps) = 150 bps per 1% of 1-day VaR: 1.5 x VaR, floored at 2%, capped at 50%.
         margin = MarginParams(
             max_staleness=DAILY_MAX_AGE,
@@ -280,8 +319,21 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
             base_margin_bps=200,
             vol_multiplier_bps=150,
             max_margin_bps=5000,
+            adapter=var_key[settings.feeds[0]],
         )
-        stack = deploy_oracle(w3, verifier.address, build.layout, feed_specs, margin)
+        attesters = [
+            AttesterSpec(work / "attesters" / str(i + 1), {n: f"{n}.csv" for n in settings.feeds})
+            for i in range(ATTESTERS)
+        ]
+        stack = deploy_oracle(
+            w3,
+            verifier.address,
+            build.layout,
+            feed_specs,
+            attesters=[a.address for a in attesters],
+            threshold=THRESHOLD,
+            margin=margin,
+        )
         eps = manifest.dp.get("epsilon")
         register_model(
             stack,
@@ -292,29 +344,46 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
                 metrics_hash=keccak(text=json.dumps(manifest.metrics, sort_keys=True)),
             ),
         )
-        node_config = NodeConfig(
-            rpc_url=url,
-            chain_id=w3.eth.chain_id,
-            oracle_address=stack.oracle.address,
-            circuit_dir=artifacts.root,
-            source_dir=market,
-            journal=work / "node-journal.sqlite",
-            feeds=tuple(FeedConfig(spec.name, f"{name}.csv")
-                        for spec, name in zip(feed_specs, settings.feeds, strict=True)),
-        )  # fmt: skip
-        node_config.journal.unlink(missing_ok=True)  # a fresh chain: start a fresh journal
-        node = Node(
-            node_config,
-            SigningKey(settings.private_key),
-            CsvDirectorySource(market),
-            Journal(node_config.journal),
-        )
-        tick = node.tick(force=True)
+        password = "demo-" + keccak(text=str(time.time_ns())).hex()[:16]
+        configs = []
+        for i, spec in enumerate(attesters):
+            copy_market(market, spec.data_dir, SKEW_BPS if i == ATTESTERS - 1 else 0.0)
+            configs.append(
+                write_attester(
+                    spec,
+                    w3.eth.chain_id,
+                    stack.oracle.address,
+                    build.layout.num_feeds,
+                    build.input_scale,
+                    password,
+                )
+            )
+        with AttesterProcesses(configs, password, work / "attesters") as running:
+            node_config = NodeConfig(
+                rpc_url=url,
+                chain_id=w3.eth.chain_id,
+                oracle_address=stack.oracle.address,
+                circuit_dir=artifacts.root,
+                source_dir=market,
+                journal=work / "node-journal.sqlite",
+                feeds=tuple(FeedConfig(name, f"{name}.csv") for name in settings.feeds),
+                attesters=tuple(running.urls),
+            )
+            node_config.journal.unlink(missing_ok=True)  # a fresh chain: start a fresh journal
+            node = Node(
+                node_config,
+                SigningKey(settings.private_key),
+                CsvDirectorySource(market),
+                Journal(node_config.journal),
+            )
+            tick = node.tick(force=True)
+            node.journal.close()
         if tick.round is None or tick.round.state != "confirmed":
             state = tick.skipped or (tick.round.state if tick.round else "no round")
-            raise DemoError(f"the node did not publish: {state}")
+            error = tick.round.error if tick.round else ""
+            raise DemoError(f"the node did not publish: {state} {error or ''}")
         published = tick.round
-        answers = {spec.name: latest_round_data(stack.adapters[spec.name]) for spec in feed_specs}
+        answers = {n: latest_round_data(stack.adapters[var_key[n]]) for n in settings.feeds}
         assert stack.margin_engine is not None
         send(w3, stack.margin_engine.functions.updateInitialMargin(), "updateInitialMargin")
         margin_bps, _used_vol, fallback = stack.margin_engine.functions.quote().call()
@@ -323,7 +392,7 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
     with _timed(times, "evaluation", progress):
         results = []
         for k, name in enumerate(settings.feeds):
-            answer = answers[feed_specs[k].name]
+            answer = answers[name]
             results.append(
                 FeedResult(
                     feed=name,
@@ -351,8 +420,12 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
         gas_per_feed=gas // build.layout.num_feeds,
         margin_bps=int(margin_bps),
         margin_used_fallback=bool(fallback),
-        margin_feed=feed_specs[0].name,
+        margin_feed=var_key[settings.feeds[0]],
         feeds=results,
+        attesters=[f"{u} ({a.address})" for u, a in zip(running.urls, attesters, strict=True)],
+        threshold=THRESHOLD,
+        signers=list((published.attestation or {}).get("signers", [])),
+        attestation=list((published.attestation or {}).get("outcomes", [])),
         step_seconds=times,
         total_seconds=time.perf_counter() - started,
     )
@@ -375,6 +448,9 @@ def write_report(report: DemoReport, results: Path) -> Path:
         f"{report.gas_per_feed:,} per feed",
         f"- MarginEngine on `{report.margin_feed}`: initial margin {report.margin_bps} bps"
         + (" (fallback: feed stale)" if report.margin_used_fallback else ""),
+        f"- attesters: {len(report.attesters)}, threshold {report.threshold}; this round signed "
+        f"by {', '.join(report.signers)}",
+        *(f"  - {line}" for line in report.attestation),
         f"- wall time {report.total_seconds:.0f} s: "
         + ", ".join(f"{k} {v:.0f} s" for k, v in report.step_seconds.items()),
         "",

@@ -8,7 +8,8 @@ import {RiskFeedAdapter} from "../src/RiskFeedAdapter.sol";
 /// @notice Deploys a RiskOracle pinned to an existing circuit verifier, plus one adapter per
 ///         feed id. Feeds, models and transmitters are then configured by the admin.
 /// @dev Environment: VERIFIER (address of the circuit's EZKL Halo2Verifier), FEEDS_PER_REPORT,
-///      OUTPUTS_PER_FEED, OUTPUT_SCALE, ADMIN, FEED_NAMES (comma-separated, hashed to feed ids).
+///      OUTPUTS_PER_FEED, OUTPUT_SCALE, ADMIN, FEED_NAMES (comma-separated, hashed to feed ids);
+///      one adapter per feed and output. Attesters, feeds and models are set by the admin after.
 ///      Run: forge script script/DeployRiskOracle.s.sol --rpc-url $RPC --broadcast
 contract DeployRiskOracle is Script {
     function run() external returns (RiskOracle oracle, RiskFeedAdapter[] memory adapters) {
@@ -22,9 +23,14 @@ contract DeployRiskOracle is Script {
             uint8(vm.envUint("OUTPUT_SCALE")),
             vm.envAddress("ADMIN")
         );
-        adapters = new RiskFeedAdapter[](names.length);
+        uint256 outputs = oracle.outputsPerFeed();
+        adapters = new RiskFeedAdapter[](names.length * outputs);
         for (uint256 i; i < names.length; ++i) {
-            adapters[i] = new RiskFeedAdapter(oracle, keccak256(bytes(names[i])));
+            for (uint256 j; j < outputs; ++j) {
+                adapters[i * outputs + j] = new RiskFeedAdapter(
+                    oracle, keccak256(bytes(names[i])), j, string.concat(names[i], " output ", vm.toString(j))
+                );
+            }
         }
         vm.stopBroadcast();
     }

@@ -5,42 +5,47 @@ import {AggregatorV3Interface} from "./interfaces/AggregatorV3Interface.sol";
 import {RiskOracle} from "./RiskOracle.sol";
 
 /// @title RiskFeedAdapter
-/// @notice One Proofcast feed behind Chainlink's AggregatorV3Interface: consumers of Chainlink
-///         feeds switch by changing one address.
-/// @dev `startedAt` and `updatedAt` are both the report's observation time (not the block it was
-///      accepted in), so a consumer's usual `block.timestamp - updatedAt` staleness check
-///      measures the age of the data itself. `answeredInRound` equals `roundId`.
+/// @notice One output of one Proofcast feed (e.g. the 99% VaR of sp500) behind Chainlink's
+///         AggregatorV3Interface: consumers of Chainlink feeds switch by changing one address.
+/// @dev `startedAt` and `updatedAt` are both the feed's observation time (the close of its last
+///      bar, not the block it was accepted in), so a consumer's usual
+///      `block.timestamp - updatedAt` staleness check measures the age of the data itself.
+///      `answeredInRound` equals `roundId`; round ids increase with every round of the feed.
 contract RiskFeedAdapter is AggregatorV3Interface {
     /// @notice Interface version reported by `version()`.
-    uint256 public constant VERSION = 1;
+    uint256 public constant VERSION = 2;
 
     /// @notice The oracle holding the rounds.
     RiskOracle public immutable oracle;
     /// @notice The oracle feed this adapter exposes.
     bytes32 public immutable feedId;
+    /// @notice Which model output of the feed (e.g. 0 = volatility, 1 = VaR).
+    uint256 public immutable outputIndex;
+    /// @notice Human-readable description, e.g. "sp500 1-day 99% VaR (percent)".
+    string public description;
 
     /// @notice The oracle has no code.
     error OracleHasNoCode(address oracle);
-    /// @notice The requested round does not exist (Chainlink reverts with "No data present").
-    error NoDataPresent(bytes32 feedId, uint80 roundId);
+    /// @notice The oracle's feeds have no output `outputIndex`.
+    error NoSuchOutput(uint256 outputIndex, uint256 outputsPerFeed);
 
     /// @param oracle_ deployed RiskOracle.
     /// @param feedId_ feed to expose (it may be configured later).
-    constructor(RiskOracle oracle_, bytes32 feedId_) {
+    /// @param outputIndex_ model output of the feed to expose.
+    /// @param description_ human-readable description.
+    constructor(RiskOracle oracle_, bytes32 feedId_, uint256 outputIndex_, string memory description_) {
         if (address(oracle_).code.length == 0) revert OracleHasNoCode(address(oracle_));
+        uint256 outputs = oracle_.outputsPerFeed();
+        if (outputIndex_ >= outputs) revert NoSuchOutput(outputIndex_, outputs);
         oracle = oracle_;
         feedId = feedId_;
+        outputIndex = outputIndex_;
+        description = description_;
     }
 
     /// @notice Decimals of `answer` (8 or 18).
-    function decimals() external view returns (uint8) {
-        (,,,,,, uint8 decimals_,) = oracle.feeds(feedId);
-        return decimals_;
-    }
-
-    /// @notice Human-readable feed description.
-    function description() external view returns (string memory) {
-        return oracle.feedDescription(feedId);
+    function decimals() external view returns (uint8 decimals_) {
+        (,,,, decimals_,) = oracle.feeds(feedId);
     }
 
     /// @notice Adapter version.
@@ -48,27 +53,21 @@ contract RiskFeedAdapter is AggregatorV3Interface {
         return VERSION;
     }
 
-    /// @notice Round `_roundId` of the feed; reverts with NoDataPresent when absent.
+    /// @notice Round `_roundId` of the feed; reverts with RiskOracle.NoDataPresent when absent.
     function getRoundData(uint80 _roundId)
         external
         view
         returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
     {
-        return _round(_roundId);
+        return oracle.getRoundData(feedId, outputIndex, _roundId);
     }
 
-    /// @notice Latest round of the feed; reverts with NoDataPresent before the first report.
+    /// @notice Latest round of the feed; reverts with RiskOracle.NoDataPresent before the first.
     function latestRoundData()
         external
         view
         returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
     {
-        return _round(oracle.latestRoundId(feedId));
-    }
-
-    function _round(uint80 id) internal view returns (uint80, int256, uint256, uint256, uint80) {
-        RiskOracle.Round memory round = oracle.getRound(feedId, id);
-        if (id == 0 || round.observedAt == 0) revert NoDataPresent(feedId, id);
-        return (id, round.answer, round.observedAt, round.observedAt, id);
+        return oracle.latestRoundData(feedId, outputIndex);
     }
 }

@@ -17,7 +17,7 @@ contract MarginEngineTest is OracleFixture {
 
     function setUp() public override {
         super.setUp();
-        engine = new MarginEngine(adapterA, STALENESS, FALLBACK_VOL, BASE_BPS, MULT_BPS, MAX_BPS);
+        engine = new MarginEngine(volA, STALENESS, FALLBACK_VOL, BASE_BPS, MULT_BPS, MAX_BPS);
     }
 
     function test_StartsAtTheConservativeRequirement() public view {
@@ -59,7 +59,7 @@ contract MarginEngineTest is OracleFixture {
 
     function test_RevertWhen_ParametersInvalid() public {
         vm.expectRevert(MarginEngine.InvalidMarginParameters.selector);
-        new MarginEngine(adapterA, STALENESS, FALLBACK_VOL, 600, MULT_BPS, 500);
+        new MarginEngine(volA, STALENESS, FALLBACK_VOL, 600, MULT_BPS, 500);
     }
 
     function testFuzz_MarginStaysWithinBaseAndCap(uint256 volatility) public view {

@@ -31,7 +31,13 @@ def free_loopback_port() -> int:
 class AnvilNode:
     """Context manager running `anvil` on loopback with EIP-170 enforced (anvil's default)."""
 
-    def __init__(self, log_path: Path | None = None, startup_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        log_path: Path | None = None,
+        startup_timeout: float = 30.0,
+        chain_id: int = ANVIL_CHAIN_ID,
+    ) -> None:
+        self.chain_id = chain_id
         self.port = free_loopback_port()
         self.rpc_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -45,7 +51,7 @@ class AnvilNode:
             str(anvil_binary()),
             "--host", "127.0.0.1",
             "--port", str(self.port),
-            "--chain-id", str(ANVIL_CHAIN_ID),
+            "--chain-id", str(self.chain_id),
             "--accounts", "3",
         ]  # fmt: skip
         self._proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
@@ -58,7 +64,7 @@ class AnvilNode:
                     f"before answering on {self.rpc_url}"
                 )
             try:
-                if w3.eth.chain_id == ANVIL_CHAIN_ID:
+                if w3.eth.chain_id == self.chain_id:
                     log.info("anvil up at %s", self.rpc_url)
                     return self
             except Exception:

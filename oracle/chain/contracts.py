@@ -24,6 +24,7 @@ from web3.exceptions import ContractLogicError
 from circuits.layout import InstanceLayout
 from oracle.chain.client import deploy
 from oracle.chain.solidity import CompiledContract, compile_directory
+from oracle.chain.toolchain import PROJECT_ROOT
 from oracle.errors import ChainError
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,14 @@ class OracleRevert(ChainError):
         super().__init__(f"{what} reverted at {address}: {error}{args}")
 
 
+# Libraries from npm (node_modules), remapped as in contracts/foundry.toml.
+LIBRARY_REMAPPINGS = ["solady/=node_modules/solady/src/"]
+
+
 @functools.cache
 def compile_oracle_contracts(src: Path = CONTRACTS_SRC) -> dict[str, CompiledContract]:
     """Compile every contract under `contracts/src` with solc-js (cached per process)."""
-    return compile_directory(src)
+    return compile_directory(src, LIBRARY_REMAPPINGS, base_path=PROJECT_ROOT)
 
 
 def _error_table(compiled: dict[str, CompiledContract]) -> dict[bytes, tuple[str, list[str]]]:
@@ -109,37 +114,71 @@ def feed_id(name: str) -> bytes:
     return keccak(text=name)
 
 
+EMPTY_SLOT = b"\x00" * 32  # feed id of a report slot whose feed was left out of the round
+INT32 = (-(2**31), 2**31 - 1)
+UINT32_MAX = 2**32 - 1
+
+
+def to_fixed_point(units: int, output_scale: int, decimals: int, rounding: str) -> int:
+    """Feed units (`decimals` digits) -> proved fixed point (`output_scale` fractional bits),
+    rounded "up" (ceil) or "down" (floor): how unit guardrails become fixed-point ones."""
+    num, den = units * (1 << output_scale), 10**decimals
+    return -((-num) // den) if rounding == "up" else num // den
+
+
 @dataclass(frozen=True)
-class FeedSpec:
-    """One feed: which output it publishes, how it is decoded and its guardrails (feed units)."""
+class OutputSpec:
+    """One model output of a feed as consumers see it (its own Chainlink adapter) and its
+    guardrails in feed units: inclusive bounds, largest change per report, largest change from
+    the value in force when the feed's cumulative-change window opened."""
 
     name: str
     min_answer: int
     max_answer: int
     max_delta: int
+    max_window_delta: int = 0
     description: str = ""
+
+    def limits(self, output_scale: int, decimals: int) -> tuple[int, int, int, int]:
+        """The `RiskOracle.Limits` tuple: bounds rounded inward, deltas down, clamped to what
+        the oracle stores (int32 / uint32 fixed point; wider bounds are equivalent)."""
+        lo = max(to_fixed_point(self.min_answer, output_scale, decimals, "up"), INT32[0])
+        hi = min(to_fixed_point(self.max_answer, output_scale, decimals, "down"), INT32[1])
+        deltas = [
+            min(max(to_fixed_point(d, output_scale, decimals, "down"), 0), UINT32_MAX)
+            for d in (self.max_delta, self.max_window_delta)
+        ]
+        return (lo, hi, deltas[0], deltas[1])
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One feed (a report slot, e.g. an asset): its outputs, freshness, pacing and decoding."""
+
+    name: str
+    outputs: tuple[OutputSpec, ...]
     decimals: int = 8
-    output_index: int = 0
-    min_delay: int = 0
     max_age: int = 3600
+    min_delay: int = 0
+    window: int = 0  # seconds of the cumulative-change window; 0: no window limit
     enabled: bool = True
+    description: str = ""
 
     @property
     def id(self) -> bytes:
         return feed_id(self.name)
 
     def config(self) -> tuple[Any, ...]:
-        """The `RiskOracle.FeedConfig` tuple."""
-        return (
-            self.min_answer,
-            self.max_answer,
-            self.max_delta,
-            self.min_delay,
-            self.max_age,
-            self.output_index,
-            self.decimals,
-            self.enabled,
-        )
+        """The `RiskOracle.FeedConfig` tuple (the index is assigned by the oracle)."""
+        return (self.max_age, self.min_delay, self.window, 0, self.decimals, self.enabled)
+
+    def limits(self, output_scale: int) -> list[tuple[int, int, int, int]]:
+        return [o.limits(output_scale, self.decimals) for o in self.outputs]
+
+    def adapter_key(self, output: int | str) -> str:
+        """The key of one output's adapter in `OracleStack.adapters`, e.g. "sp500/var99"."""
+        name = self.outputs[output].name if isinstance(output, int) else output
+        return f"{self.name}/{name}"
 
 
 @dataclass(frozen=True)
@@ -159,13 +198,15 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class MarginParams:
-    """MarginEngine parameters (volatility in feed units, margins in basis points)."""
+    """MarginEngine parameters (volatility in feed units, margins in basis points) and the
+    adapter it reads (`FeedSpec.adapter_key`; default: the first feed's first output)."""
 
     max_staleness: int = 3600
     fallback_volatility: int = 150_000_000  # 1.5 at 8 decimals: conservative
     base_margin_bps: int = 500
     vol_multiplier_bps: int = 1000
     max_margin_bps: int = 5000
+    adapter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +218,18 @@ class RoundData:
     started_at: int
     updated_at: int
     answered_in_round: int
+
+
+@dataclass(frozen=True)
+class SlotReport:
+    """What attesters sign besides the input commitment: `RiskOracle.Report`."""
+
+    config_version: int
+    feed_ids: tuple[bytes, ...]  # per slot; EMPTY_SLOT for a feed left out
+    observed_at: tuple[int, ...]  # per slot; 0 for an empty slot
+
+    def as_tuple(self) -> tuple[int, list[bytes], list[int]]:
+        return (self.config_version, list(self.feed_ids), list(self.observed_at))
 
 
 @dataclass
@@ -197,11 +250,14 @@ def deploy_oracle(
     verifier: str,
     layout: InstanceLayout,
     feeds: list[FeedSpec],
+    attesters: list[str] | None = None,
+    threshold: int = 0,
     margin: MarginParams | None = None,
     permissionless: bool = False,
 ) -> OracleStack:
-    """Deploy RiskOracle (pinned to the circuit's `verifier`), configure `feeds`, deploy one adapter
-    per feed and, with `margin`, a MarginEngine reading the first feed.
+    """Deploy RiskOracle (pinned to the circuit's `verifier`), configure `feeds` with one
+    adapter per feed output, set the attester set and threshold (when given) and, with
+    `margin`, a MarginEngine reading one adapter.
 
     The sending account becomes admin and an allow-listed transmitter.
     """
@@ -210,6 +266,12 @@ def deploy_oracle(
             "RiskOracle expects [input commitment, model hash, outputs...]; layout has input "
             f"hash at {layout.input_hash_index} and model hash at {layout.model_hash_index}"
         )
+    for spec in feeds:
+        if len(spec.outputs) != layout.outputs_per_feed:
+            raise ChainError(
+                f"feed {spec.name}: {len(spec.outputs)} outputs configured, the circuit proves "
+                f"{layout.outputs_per_feed} per feed"
+            )
     compiled = compile_oracle_contracts()
     admin = w3.eth.default_account
     deployed = deploy(
@@ -230,17 +292,30 @@ def deploy_oracle(
     )["gasUsed"]
     if permissionless:
         send(w3, oracle.functions.setPermissionless(True), "setPermissionless")
+    if attesters:
+        stack.gas["setAttesters"] = set_attesters(stack, attesters, threshold)["gasUsed"]
     for spec in feeds:
         stack.gas["configureFeed"] = configure_feed(stack, spec)["gasUsed"]
-        adapter = deploy(w3, compiled[ADAPTER_CONTRACT], oracle.address, spec.id)
-        stack.adapters[spec.name] = adapter.contract
-        stack.gas["deploy RiskFeedAdapter"] = adapter.gas_used
-        stack.sizes[ADAPTER_CONTRACT] = adapter.runtime_size
+        for j, output in enumerate(spec.outputs):
+            adapter = deploy(
+                w3,
+                compiled[ADAPTER_CONTRACT],
+                oracle.address,
+                spec.id,
+                j,
+                output.description or spec.adapter_key(j),
+            )
+            stack.adapters[spec.adapter_key(j)] = adapter.contract
+            stack.gas["deploy RiskFeedAdapter"] = adapter.gas_used
+            stack.sizes[ADAPTER_CONTRACT] = adapter.runtime_size
     if margin is not None and feeds:
+        source = margin.adapter or feeds[0].adapter_key(0)
+        if source not in stack.adapters:
+            raise ChainError(f"MarginEngine reads {source!r}: no such adapter")
         engine = deploy(
             w3,
             compiled[MARGIN_CONTRACT],
-            stack.adapters[feeds[0].name].address,
+            stack.adapters[source].address,
             margin.max_staleness,
             margin.fallback_volatility,
             margin.base_margin_bps,
@@ -255,8 +330,20 @@ def deploy_oracle(
 
 def configure_feed(stack: OracleStack, spec: FeedSpec) -> dict[str, Any]:
     """Create or update feed `spec` on the oracle."""
-    fn = stack.oracle.functions.configureFeed(spec.id, spec.config(), spec.description or spec.name)
+    fn = stack.oracle.functions.configureFeed(
+        spec.id,
+        spec.config(),
+        spec.limits(stack.layout.output_scale),
+        spec.description or spec.name,
+    )
     return send(stack.w3, fn, f"configureFeed({spec.name})")
+
+
+def set_attesters(stack: OracleStack, attesters: list[str], threshold: int) -> dict[str, Any]:
+    """Replace the attester set (bumps the oracle's config version)."""
+    addresses = [Web3.to_checksum_address(a) for a in attesters]
+    fn = stack.oracle.functions.setAttesters(addresses, threshold)
+    return send(stack.w3, fn, f"setAttesters({len(addresses)}, threshold {threshold})")
 
 
 def register_model(stack: OracleStack, model: ModelSpec) -> dict[str, Any]:
@@ -279,16 +366,47 @@ def retire_model(stack: OracleStack, model_hash: int) -> dict[str, Any]:
 
 def submit_report(
     stack: OracleStack,
+    report: SlotReport,
     proof: bytes,
     instances: list[int],
-    feed_names: list[str],
-    observed_at: int,
+    signatures: list[bytes],
 ) -> dict[str, Any]:
-    """Submit a batch report: slot k of the proof publishes feed `feed_names[k]`."""
-    fn = stack.oracle.functions.submit(
-        proof, instances, [feed_id(n) for n in feed_names], observed_at
-    )
-    return send(stack.w3, fn, f"submit({', '.join(feed_names)})")
+    """Submit an attested report: slot k of the proof publishes feed `report.feed_ids[k]`."""
+    fn = stack.oracle.functions.submit(report.as_tuple(), proof, instances, signatures)
+    return send(stack.w3, fn, f"submit({len(signatures)} signatures)")
+
+
+def report_digest(stack: OracleStack, report: SlotReport, input_commitment: int) -> bytes:
+    """The EIP-712 digest the oracle expects attesters to have signed (its own view)."""
+    return bytes(stack.oracle.functions.reportDigest(report.as_tuple(), input_commitment).call())
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    """One published round as the report's history blob holds it (fixed-point answers)."""
+
+    slot: int
+    feed_index: int  # RiskOracle's feed number (`feeds(id).index`, FeedConfigured events)
+    observed_at: int
+    answers: tuple[int, ...]  # proved fixed point, one per output
+
+
+def decode_history(history: bytes, outputs_per_feed: int) -> list[HistoryRecord]:
+    """Rounds of a report from its history blob (`ReportAccepted.history`, `reportOf`): the
+    input commitment (32 bytes), then 16 bytes per slot (empty slots are all zero)."""
+    if len(history) < 32 or (len(history) - 32) % 16:
+        raise ChainError(f"history blob of {len(history)} bytes is not 32 + 16 k")
+    records = []
+    for slot in range((len(history) - 32) // 16):
+        word = int.from_bytes(history[32 + 16 * slot : 48 + 16 * slot], "big")
+        if word == 0:
+            continue
+        answers = tuple(
+            ((word >> (48 + 32 * j)) & 0xFFFFFFFF) - ((word >> (48 + 32 * j + 31)) & 1) * 2**32
+            for j in range(outputs_per_feed)
+        )
+        records.append(HistoryRecord(slot, word & 0xFFFF, (word >> 16) & 0xFFFFFFFF, answers))
+    return records
 
 
 def latest_round_data(adapter: Contract) -> RoundData:

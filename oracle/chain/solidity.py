@@ -31,9 +31,12 @@ class CompiledContract:
 
 
 def compile_sources(
-    sources: dict[str, str], remappings: list[str] | None = None
+    sources: dict[str, str], remappings: list[str] | None = None, base_path: Path | None = None
 ) -> dict[str, CompiledContract]:
-    """Compile `sources` (unit name -> Solidity text); returns every contract by name."""
+    """Compile `sources` (unit name -> Solidity text); returns every contract by name.
+
+    Imports not among `sources` (e.g. remapped libraries) are read from files under `base_path`.
+    """
     request = {
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in sources.items()},
@@ -46,8 +49,11 @@ def compile_sources(
             },
         },
     }
+    args = [str(solc_wrapper()), "--standard-json"]
+    if base_path is not None:
+        args += ["--base-path", str(base_path)]
     proc = subprocess.run(
-        [str(solc_wrapper()), "--standard-json"],
+        args,
         input=json.dumps(request),
         capture_output=True,
         text=True,
@@ -74,7 +80,7 @@ def compile_sources(
 
 
 def compile_directory(
-    root: Path, remappings: list[str] | None = None
+    root: Path, remappings: list[str] | None = None, base_path: Path | None = None
 ) -> dict[str, CompiledContract]:
     """Compile every `.sol` file under `root`, keyed by its path relative to `root`.
 
@@ -85,7 +91,7 @@ def compile_directory(
     sources = {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.rglob("*.sol"))}
     if not sources:
         raise CompileError(f"no .sol files under {root}")
-    return compile_sources(sources, remappings)
+    return compile_sources(sources, remappings, base_path)
 
 
 def compile_file(path: Path, contract: str) -> CompiledContract:

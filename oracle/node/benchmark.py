@@ -1,9 +1,10 @@
 """`proofcast bench node`: what one node round costs on a local chain, measured end to end.
 
 Real pieces only: bundled market data written as growing CSV files, the shared features, a
-small MLP over them compiled with EZKL (K feeds per proof), anvil, the reusable verifier and
-RiskOracle. Each round appends one bar per feed and runs one node tick; the table reports
-witness and proof time, tick wall time, gas per report and per feed, and calldata size.
+small MLP over them compiled with EZKL (K feeds per proof), anvil, the circuit's verifier,
+RiskOracle and three attesters (threshold 2, real HTTP on loopback). Each round appends one bar
+per feed and runs one node tick; the table reports proof time, tick wall time (attestation
+included), gas per report and per feed, and calldata size.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from models.data import load_bundled
 from models.features import NUM_FEATURES, build_features
 from models.identity import model_hash
 from models.placeholder import make_placeholder_model
+from oracle.attest.checks import CheckPolicy
+from oracle.attest.local import LocalAttesters, attester_keys
 from oracle.chain.anvil import ANVIL_CHAIN_ID, ANVIL_DEV_KEY, AnvilNode
 from oracle.chain.client import connect
-from oracle.chain.contracts import FeedSpec, ModelSpec, deploy_oracle, register_model
+from oracle.chain.contracts import FeedSpec, ModelSpec, OutputSpec, deploy_oracle, register_model
 from oracle.chain.verifier import deploy_verifier
 from oracle.node import journal as J
 from oracle.node.config import FeedConfig, NodeConfig
@@ -93,11 +96,21 @@ def run_node_benchmark(
         w3 = connect(anvil.rpc_url, ANVIL_DEV_KEY, expected_chain_id=ANVIL_CHAIN_ID)
         verifier = deploy_verifier(w3, artifacts)
         wide = 10**15
-        specs = [
-            FeedSpec(n.upper(), -wide, wide, wide, max_age=UINT32_MAX) for n in names
-        ]  # bundled history is years old: no age limit here
-        stack = deploy_oracle(w3, verifier.address, build.layout, specs)
+        outputs = tuple(OutputSpec(o, -wide, wide, wide) for o in build.layout.output_names)
+        # bundled history is years old: no age limit here
+        specs = [FeedSpec(n, outputs, max_age=UINT32_MAX) for n in names]
+        keys = attester_keys(3)
+        stack = deploy_oracle(
+            w3,
+            verifier.address,
+            build.layout,
+            specs,
+            attesters=[k.address for k in keys],
+            threshold=2,
+        )
         register_model(stack, ModelSpec(model_hash(model)))
+        policy = CheckPolicy(ANVIL_CHAIN_ID, stack.oracle.address, feeds, build.input_scale)
+        attesters = LocalAttesters([data] * 3, policy, names, calendar="business", keys=keys)
         config = NodeConfig(
             rpc_url=anvil.rpc_url,
             chain_id=ANVIL_CHAIN_ID,
@@ -105,9 +118,10 @@ def run_node_benchmark(
             circuit_dir=artifacts.root,
             source_dir=data,
             journal=journal_path,
-            feeds=tuple(FeedConfig(s.name, f"{n}.csv") for s, n in zip(specs, names, strict=True)),
+            feeds=tuple(FeedConfig(n, f"{n}.csv") for n in names),
+            attesters=tuple(attesters.urls),
         )
-        with Journal(journal_path) as journal:
+        with attesters, Journal(journal_path) as journal:
             node = Node(config, SigningKey(ANVIL_DEV_KEY), CsvDirectorySource(data), journal)
             for r in range(rounds):
                 for s, n in zip(series, names, strict=True):

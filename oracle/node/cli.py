@@ -158,20 +158,22 @@ def node_status(config: ConfigOpt, rpc_url: RpcOpt = None, chain_id: ChainOpt = 
     node = _build_node(config, {"rpc_url": rpc_url, "chain_id": chain_id})
     now = time.time()
     feeds = Table(title=f"oracle {node.config.oracle_address} on chain {node.chain_id}")
-    for col in ("feed", "rounds", "answer", "observed at", "staleness", "heartbeat"):
+    for col in ("feed", "report", *node.layout.output_names, "observed at", "staleness"):
         feeds.add_column(col)
+    feeds.add_column("heartbeat")
     for feed in node.config.feeds:
         value = node.publisher.latest(feed.name)
-        rounds = node.publisher.rounds_for(feed.name)
+        report = node.publisher.latest_round_id(feed.name) >> 8  # roundId = reportId << 8 | slot
         if value is None:
-            feeds.add_row(feed.name, "0", "-", "-", "-", f"{feed.heartbeat_seconds:.0f}s")
+            dashes = ["-"] * (len(node.layout.output_names) + 2)
+            feeds.add_row(feed.name, "-", *dashes, f"{feed.heartbeat_seconds:.0f}s")
             continue
         stale = now - value.updated_at
         late = "[red]" if stale > feed.heartbeat_seconds else ""
         feeds.add_row(
             feed.name,
-            str(rounds),
-            f"{value.answer:.6f}",
+            str(report),
+            *(f"{a:.6f}" for a in value.answers),
             time.strftime("%Y-%m-%d %H:%M", time.gmtime(value.observed_at)),
             f"{late}{stale:.0f}s",
             f"{feed.heartbeat_seconds:.0f}s",
@@ -183,15 +185,21 @@ def node_status(config: ConfigOpt, rpc_url: RpcOpt = None, chain_id: ChainOpt = 
     out.print(
         f"circuit model hash {node.manifest.model_hash} (model: {node.config.model or 'built'})"
     )
+    config = node.publisher.attester_config()
+    out.print(
+        f"attesters: {len(config.attesters)} on chain (threshold {config.threshold}, config "
+        f"version {config.version}); endpoints: {', '.join(node.attestors.urls)}"
+    )
     rounds = Table(title=f"last rounds ({node.journal.path})")
-    for col in ("id", "state", "feeds due", "observed at", "nonce", "gas", "error"):
+    for col in ("id", "state", "feeds", "signers", "observed at", "nonce", "gas", "error"):
         rounds.add_column(col)
     for rnd in node.journal.iter_recent(10):
         rounds.add_row(
             str(rnd.id),
             rnd.state,
             ",".join(rnd.due_feeds),
-            time.strftime("%Y-%m-%d", time.gmtime(max(rnd.observed_at))),
+            str(len((rnd.attestation or {}).get("signers", []))),
+            time.strftime("%Y-%m-%d", time.gmtime(max(rnd.slot_times or [0]))),
             "-" if rnd.nonce is None else str(rnd.nonce),
             "-" if rnd.gas_used is None else f"{rnd.gas_used:,}",
             rnd.error or "",

@@ -18,6 +18,8 @@ or file. Example (the README has the full annotated version):
     file = "ETH-USD.csv"
     heartbeat_seconds = 3600
     deviation_bps = 50
+
+    attesters = ["http://127.0.0.1:8701", "http://127.0.0.1:8702"]  # under [node]
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ class FeedConfig:
     file: str
     heartbeat_seconds: float = 3600.0
     deviation_bps: float = 50.0
+    # Refuse the feed's last bar when it moved more than this many sigmas of the previous 22
+    # days (models.plausibility); 0 turns the check off.
+    max_move_sigmas: float = 12.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,8 @@ class NodeConfig:
     gas_limit_margin: float = 1.25
     source_kind: str = "csv-dir"
     calendar: str = "business"  # which days a gap check expects: "business" or "daily"
+    attesters: tuple[str, ...] = ()  # attester endpoints (http://host:port)
+    attest_timeout_seconds: float = 10.0
 
     def feed(self, name: str) -> FeedConfig:
         for feed in self.feeds:
@@ -94,6 +101,8 @@ _NODE_KEYS: dict[str, tuple[type, bool]] = {
     "backoff_initial_seconds": (float, False),
     "backoff_max_seconds": (float, False),
     "gas_limit_margin": (float, False),
+    "attesters": (list, False),
+    "attest_timeout_seconds": (float, False),
 }
 _SOURCE_KEYS = {"kind": str, "directory": str, "calendar": str}
 _FEED_KEYS: dict[str, tuple[type, bool]] = {
@@ -101,6 +110,7 @@ _FEED_KEYS: dict[str, tuple[type, bool]] = {
     "file": (str, True),
     "heartbeat_seconds": (float, False),
     "deviation_bps": (float, False),
+    "max_move_sigmas": (float, False),
 }
 _SOURCE_KINDS = ("csv-dir",)
 _PATH_KEYS = ("circuit_dir", "journal", "keystore")
@@ -183,6 +193,8 @@ def _build(path: Path, node_table: Any, source_table: Any, feed_tables: Any) -> 
             raise ConfigError(f"feeds[{i}].heartbeat_seconds: must be > 0")
         if feed.deviation_bps < 0:
             raise ConfigError(f"feeds[{i}].deviation_bps: must be >= 0")
+        if feed.max_move_sigmas < 0:
+            raise ConfigError(f"feeds[{i}].max_move_sigmas: must be >= 0 (0 disables)")
         if feed.name in {f.name for f in feeds}:
             raise ConfigError(f"feeds[{i}].name: duplicate feed {feed.name!r}")
         feeds.append(feed)
@@ -198,6 +210,13 @@ def _build(path: Path, node_table: Any, source_table: Any, feed_tables: Any) -> 
             node[key] = (base / node[key]).resolve()
     if node.get("metrics_port") is not None and not 0 <= node["metrics_port"] < 65536:
         raise ConfigError(f"node.metrics_port: {node['metrics_port']} is not a TCP port")
+    urls = node.get("attesters", [])
+    for i, url in enumerate(urls):
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"node.attesters[{i}]: {url!r} is not an http(s) URL")
+    node["attesters"] = tuple(urls)
+    if node.get("attest_timeout_seconds", 1.0) <= 0:
+        raise ConfigError("node.attest_timeout_seconds: must be > 0")
     if node.get("poll_seconds", 1.0) <= 0:
         raise ConfigError("node.poll_seconds: must be > 0")
     return NodeConfig(

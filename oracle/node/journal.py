@@ -1,10 +1,11 @@
-"""SQLite journal of oracle rounds: observed -> proven -> submitted -> confirmed.
+"""SQLite journal of oracle rounds: observed -> attested -> proven -> submitted -> confirmed.
 
 Every state change is one committed transaction (WAL, synchronous=FULL), written BEFORE the
 action it enables: the signed transaction and its hash are journaled before broadcasting, so a
 node killed at any instant restarts knowing exactly which round was in flight and what to do.
-An observation (the latest candle time of every feed) is UNIQUE: a round is never created twice
-for the same data, so it can never reach the chain twice.
+An observation (the latest candle time of every feed in the round) is UNIQUE: a round is never
+created twice for the same data, so it can never reach the chain twice. A round journals the bars
+its features come from, so attesters can be asked again after a crash with the very same data.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from oracle.node.errors import JournalError
 
 OBSERVED = "observed"
+ATTESTED = "attested"
 PROVEN = "proven"
 SUBMITTED = "submitted"
 CONFIRMED = "confirmed"
@@ -28,7 +30,8 @@ ABANDONED = "abandoned"
 
 TERMINAL = frozenset({CONFIRMED, REVERTED, ABANDONED})
 TRANSITIONS: dict[str, frozenset[str]] = {
-    OBSERVED: frozenset({PROVEN, ABANDONED}),
+    OBSERVED: frozenset({ATTESTED, ABANDONED}),
+    ATTESTED: frozenset({PROVEN, ABANDONED}),
     PROVEN: frozenset({SUBMITTED, REVERTED, ABANDONED}),
     SUBMITTED: frozenset({CONFIRMED, REVERTED, ABANDONED}),
 }
@@ -43,6 +46,8 @@ CREATE TABLE IF NOT EXISTS rounds (
     observed_at TEXT NOT NULL,
     features TEXT NOT NULL,
     forecasts TEXT,
+    bars TEXT,
+    attestation TEXT,
     proof_hex TEXT,
     instances TEXT,
     prove_seconds REAL,
@@ -59,7 +64,18 @@ CREATE INDEX IF NOT EXISTS rounds_state ON rounds(state);
 CREATE UNIQUE INDEX IF NOT EXISTS rounds_nonce ON rounds(nonce) WHERE state = 'confirmed';
 """
 
-_JSON_COLUMNS = ("feeds", "due", "observed_at", "features", "forecasts", "instances")
+_JSON_COLUMNS = (
+    "feeds",
+    "due",
+    "observed_at",
+    "features",
+    "forecasts",
+    "bars",
+    "attestation",
+    "instances",
+)
+# Columns added after the first release: created on open when a journal predates them.
+_ADDED_COLUMNS = {"bars": "TEXT", "attestation": "TEXT"}
 
 
 @dataclass(frozen=True)
@@ -73,7 +89,9 @@ class Round:
     due: list[bool]
     observed_at: list[int]
     features: list[list[float]]
-    forecasts: list[float] | None
+    forecasts: list[list[float]] | None
+    bars: list[Any] | None  # per feed: the bars its features come from (None: not in the round)
+    attestation: dict[str, Any] | None  # config version, commitment, signatures, outcomes
     proof_hex: str | None
     instances: list[int] | None
     prove_seconds: float | None
@@ -89,6 +107,16 @@ class Round:
     @property
     def due_feeds(self) -> list[str]:
         return [f for f, d in zip(self.feeds, self.due, strict=True) if d]
+
+    @property
+    def slots(self) -> list[str | None]:
+        """The feed each report slot carries; None for a feed left out of this round."""
+        return [f if d else None for f, d in zip(self.feeds, self.due, strict=True)]
+
+    @property
+    def slot_times(self) -> list[int]:
+        """Per slot: the close time of the feed's last bar, 0 for an empty slot."""
+        return [t if d else 0 for t, d in zip(self.observed_at, self.due, strict=True)]
 
 
 def observation_key(observed_at: dict[str, int]) -> str:
@@ -111,6 +139,10 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(rounds)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in present:
+                    self._db.execute(f"ALTER TABLE rounds ADD COLUMN {column} {kind}")
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path}: not a usable journal ({exc})") from exc
 
@@ -129,22 +161,26 @@ class Journal:
         feeds: list[str],
         due: list[bool],
         features: list[list[float]],
-        forecasts: list[float] | None = None,
+        forecasts: list[list[float]] | None = None,
+        bars: list[Any] | None = None,
     ) -> Round | None:
-        """Record a new observed round; None when this observation already has a round."""
+        """Record a new observed round; None when this observation already has a round.
+
+        `observed_at` holds the due feeds' candle times (the round's identity)."""
         now = time.time()
         try:
             cur = self._db.execute(
                 "INSERT INTO rounds (observation, state, feeds, due, observed_at, features,"
-                " forecasts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " forecasts, bars, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     observation_key(observed_at),
                     OBSERVED,
                     json.dumps(feeds),
                     json.dumps(due),
-                    json.dumps([observed_at[f] for f in feeds]),
+                    json.dumps([observed_at.get(f, 0) for f in feeds]),
                     json.dumps(features),
                     json.dumps(forecasts) if forecasts is not None else None,
+                    json.dumps(bars) if bars is not None else None,
                     now,
                     now,
                 ),
@@ -170,7 +206,8 @@ class Journal:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             current = self.get(round_id).state
-            if state not in TRANSITIONS.get(current, frozenset()):
+            same = state == current and current not in TERMINAL  # `update`: fields only
+            if not same and state not in TRANSITIONS.get(current, frozenset()):
                 raise JournalError(
                     f"{self.path}: round {round_id} cannot go from {current!r} to {state!r}"
                 )
@@ -188,6 +225,14 @@ class Journal:
             self._db.execute("ROLLBACK")
             raise
         return self.get(round_id)
+
+    def update(self, round_id: int, **fields: Any) -> Round:
+        """Change fields of an unfinished round without moving its state (e.g. a feed left
+        out after the attesters refused it)."""
+        current = self.get(round_id)
+        if current.state in TERMINAL:
+            raise JournalError(f"{self.path}: round {round_id} is {current.state}: not updatable")
+        return self.advance(round_id, current.state, **fields)
 
     def unfinished(self) -> list[Round]:
         """Rounds not in a terminal state, oldest first (at most one in normal operation)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,7 +19,9 @@ from web3 import Web3
 
 from oracle.chain.contracts import (
     CONTRACTS_SRC,
+    LIBRARY_REMAPPINGS,
     ORACLE_CONTRACT,
+    SlotReport,
     compile_oracle_contracts,
     decode_custom_error,
     feed_id,
@@ -34,21 +37,30 @@ class Publisher(Protocol):
     address: str
 
     def latest(self, feed: str) -> OnChainValue | None:
-        """The feed's latest on-chain value, None when it has no round yet."""
+        """The feed's latest on-chain values, None when it has no round yet."""
 
-    def output_index(self, feed: str) -> int:
-        """Which model output the contract publishes for `feed`."""
+    def attester_config(self) -> AttesterConfig:
+        """The oracle's current attester set, threshold and config version."""
 
     def submit_calldata(
-        self, proof: bytes, instances: list[int], feeds: list[str], observed_at: int
+        self, report: SlotReport, proof: bytes, instances: list[int], signatures: list[bytes]
     ) -> bytes:
-        """ABI-encoded call data of one batch submission."""
+        """ABI-encoded call data of one attested submission."""
 
     def decode_error(self, data: bytes) -> str:
         """Revert data as `ErrorName(arg, ...)`."""
 
-    def rounds_for(self, feed: str) -> int:
-        """Number of rounds the feed has on chain."""
+    def latest_round_id(self, feed: str) -> int:
+        """The feed's latest round id (0 before its first round)."""
+
+
+@dataclass(frozen=True)
+class AttesterConfig:
+    """Who must sign a report, as the oracle has it now."""
+
+    version: int
+    threshold: int
+    attesters: tuple[str, ...]
 
 
 def format_revert(data: bytes) -> str:
@@ -73,39 +85,42 @@ class RiskOraclePublisher:
         self.address = Web3.to_checksum_address(address)
         self.abi = abi if abi is not None else risk_oracle_abi()
         self.contract = w3.eth.contract(address=self.address, abi=self.abi)
-        self._configs: dict[str, tuple[int, int, bool]] = {}
+        self._layout: tuple[int, int] | None = None
 
-    def _config(self, feed: str) -> tuple[int, int, bool]:
-        """(output index, decimals, enabled) of `feed`, read once."""
-        if feed not in self._configs:
-            cfg = self.contract.functions.feeds(feed_id(feed)).call()
-            # (minAnswer, maxAnswer, maxDelta, minDelay, maxAge, outputIndex, decimals, enabled)
-            self._configs[feed] = (int(cfg[5]), int(cfg[6]), bool(cfg[7]))
-        return self._configs[feed]
+    def _outputs_and_scale(self) -> tuple[int, int]:
+        if self._layout is None:
+            fns = self.contract.functions
+            self._layout = (int(fns.outputsPerFeed().call()), int(fns.outputScale().call()))
+        return self._layout
 
     def is_configured(self, feed: str) -> bool:
-        return self._config(feed)[2]
-
-    def output_index(self, feed: str) -> int:
-        return self._config(feed)[0]
+        return bool(self.contract.functions.feeds(feed_id(feed)).call()[5])
 
     def latest(self, feed: str) -> OnChainValue | None:
-        round_id, (answer, observed_at, accepted_at, _report) = self.contract.functions.latestRound(
-            feed_id(feed)
-        ).call()
-        if round_id == 0:
+        # FeedState: latestRound, observedAt, acceptedAt, windowStart, last0, last1, anchor0, 1
+        state = self.contract.functions.feedState(feed_id(feed)).call()
+        if state[0] == 0:
             return None
-        decimals = self._config(feed)[1]
-        return OnChainValue(answer / 10**decimals, int(observed_at), int(accepted_at))
+        outputs, scale = self._outputs_and_scale()
+        answers = tuple(int(v) / (1 << scale) for v in state[4 : 4 + outputs])
+        return OnChainValue(answers, int(state[1]), int(state[2]))
 
-    def rounds_for(self, feed: str) -> int:
+    def latest_round_id(self, feed: str) -> int:
         return int(self.contract.functions.latestRoundId(feed_id(feed)).call())
 
+    def attester_config(self) -> AttesterConfig:
+        fns = self.contract.functions
+        return AttesterConfig(
+            version=int(fns.configVersion().call()),
+            threshold=int(fns.threshold().call()),
+            attesters=tuple(fns.attesters().call()),
+        )
+
     def submit_calldata(
-        self, proof: bytes, instances: list[int], feeds: list[str], observed_at: int
+        self, report: SlotReport, proof: bytes, instances: list[int], signatures: list[bytes]
     ) -> bytes:
         data = self.contract.encode_abi(
-            "submit", args=[proof, instances, [feed_id(f) for f in feeds], observed_at]
+            "submit", args=[report.as_tuple(), proof, instances, signatures]
         )
         return bytes.fromhex(data.removeprefix("0x"))
 
@@ -122,6 +137,7 @@ def risk_oracle_abi(cache_dir: Path = ABI_CACHE) -> list[dict[str, Any]]:
     digest = hashlib.sha256()
     for path in sorted(CONTRACTS_SRC.rglob("*.sol")):
         digest.update(path.relative_to(CONTRACTS_SRC).as_posix().encode() + path.read_bytes())
+    digest.update(json.dumps(LIBRARY_REMAPPINGS).encode())
     cached = cache_dir / f"{ORACLE_CONTRACT}-{digest.hexdigest()[:16]}.abi.json"
     if cached.is_file():
         return json.loads(cached.read_text())

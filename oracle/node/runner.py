@@ -1,9 +1,12 @@
-"""The node loop: observe -> decide -> prove -> sign+journal -> broadcast -> confirm.
+"""The node loop: observe -> decide -> attest -> prove -> sign+journal -> broadcast -> confirm.
 
-One round at a time. Each step is journaled before the next begins, and `recover` finishes or
-abandons whatever a previous process left unfinished before anything new starts, so the node
-can be killed at any instant. Crash points for tests: PROOFCAST_CRASH_AT=after_prove|after_sign|
-after_submit makes the process exit with status 137 right after that step.
+Attest: the round's bars go to every attester (oracle.attest); the proof is made only on the
+features whose commitment threshold attesters signed, for exactly the feeds and observation
+times they signed. One round at a time. Each step is journaled before the next begins, and
+`recover` finishes or abandons whatever a previous process left unfinished before anything new
+starts, so the node can be killed at any instant. Crash points for tests:
+PROOFCAST_CRASH_AT=after_attest|after_prove|after_sign|after_submit makes the process exit with
+status 137 right after that step.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from circuits.artifacts import CircuitArtifacts
 from circuits.layout import InstanceLayout
 from circuits.manifest import check_manifest
 from circuits.pipeline import prove, witness_outputs
+from oracle.attest.client import AttesterClient
+from oracle.attest.report import bars_from_json, bars_to_json, build_proposal
+from oracle.chain.contracts import EMPTY_SLOT, SlotReport, feed_id
 from oracle.node import journal as J
 from oracle.node.config import NodeConfig
 from oracle.node.errors import ConfigError, SourceError
@@ -87,6 +93,7 @@ class Node:
         w3: Web3 | None = None,
         publisher: Publisher | None = None,
         clock: Callable[[], float] = time.time,
+        attestors: AttesterClient | None = None,
     ) -> None:
         self.config = config
         self.key = key
@@ -124,6 +131,13 @@ class Node:
         if len(code) == 0:
             raise ConfigError(f"node.oracle_address: no contract at {config.oracle_address}")
         self.publisher = publisher or RiskOraclePublisher(self.w3, config.oracle_address)
+        self.attestors = attestors or AttesterClient(
+            config.attesters, config.attest_timeout_seconds
+        )
+        if not self.attestors.urls:
+            raise ConfigError(
+                "node.attesters: no attester URLs (RiskOracle needs their signatures)"
+            )
 
     # ------------------------------------------------------------------ plumbing
 
@@ -162,85 +176,110 @@ class Node:
         log.info("node stopped after %d ticks", ticks)
 
     def tick(self, force: bool = False) -> TickResult:
-        """One iteration: finish unfinished rounds, then publish if any feed is due
-        (`force`: publish whenever there is a new observation)."""
+        """One iteration: finish unfinished rounds, then publish the feeds that are due
+        (`force`: every feed with a newer observation than on chain). A feed whose data is
+        missing or refused is left out of the round; the others still publish."""
         self.metrics.set("proofcast_last_tick_timestamp", self.clock())
         self.recover()
         self.refresh_feed_metrics()
-        try:
-            observations = [self.source.observe(feed) for feed in self.config.feeds]
-        except SourceError as exc:
-            log.error("skipping round: %s", exc)
-            self.metrics.inc("proofcast_errors_total", kind="data")
-            return TickResult(None, [], skipped=str(exc))
-        observed_at = {o.feed: o.observed_at for o in observations}
-        if self.journal.has_observation(observed_at):
-            return TickResult(None, [], skipped="observation already has a round")
-        features = np.stack([o.features for o in observations])
+        observations: dict[str, Observation] = {}
+        refused: dict[str, str] = {}
+        for feed in self.config.feeds:
+            try:
+                observations[feed.name] = self.source.observe(feed)
+            except SourceError as exc:
+                log.error("feed %s left out: %s", feed.name, exc)
+                self.metrics.inc("proofcast_errors_total", kind="data")
+                refused[feed.name] = str(exc)
+        if not observations:
+            return TickResult(
+                None, [], skipped="no feed has usable data: " + "; ".join(refused.values())
+            )
+        features = self._feature_matrix(observations)
         forecasts = self._forecasts(features)
-        decisions = self._decide(observations, forecasts, force)
+        decisions = self._decide(observations, refused, forecasts, force)
         for d in decisions:
             log.info("feed %s: %s (%s)", d.feed, "due" if d.due else "not due", d.reason)
-        if not any(d.due for d in decisions):
+        due = [d.due for d in decisions]
+        if not any(due):
             return TickResult(None, decisions)
+        observed_at = {
+            f.name: observations[f.name].observed_at
+            for f, d in zip(self.config.feeds, due, strict=True)
+            if d
+        }
+        if self.journal.has_observation(observed_at):
+            return TickResult(None, decisions, skipped="observation already has a round")
+        included = {name: observations[name] for name in observed_at}
         opened = self.journal.open_round(
             observed_at,
             [f.name for f in self.config.feeds],
-            [d.due for d in decisions],
-            features.tolist(),
+            due,
+            self._feature_matrix(included).tolist(),
             forecasts,
-        )
+            [bars_to_json(included[f.name].bars) if f.name in included else None
+             for f in self.config.feeds],
+        )  # fmt: skip
         if opened is None:
             return TickResult(None, decisions, skipped="observation already has a round")
-        log.info("round %d observed at %s", opened.id, report_time(opened))
+        log.info("round %d observed: %s", opened.id, ", ".join(opened.due_feeds))
         return TickResult(self.finish(opened), decisions)
 
     def refresh_feed_metrics(self) -> None:
-        """Staleness and answer of every feed as the chain has them now."""
+        """Staleness and answers of every feed as the chain has them now."""
         now = self.clock()
         for feed in self.config.feeds:
-            value = self._rpc("latestRound", lambda f=feed: self.publisher.latest(f.name))
+            value = self._rpc("feedState", lambda f=feed: self.publisher.latest(f.name))
             if value is not None:
                 self.metrics.set(
                     "proofcast_feed_staleness_seconds", now - value.updated_at, feed=feed.name
                 )
-                self.metrics.set("proofcast_feed_answer", value.answer, feed=feed.name)
+                for name, answer in zip(self.layout.output_names, value.answers, strict=True):
+                    self.metrics.set("proofcast_feed_answer", answer, feed=f"{feed.name}/{name}")
 
-    def _forecasts(self, features: np.ndarray) -> list[float]:
+    def _feature_matrix(self, observations: dict[str, Observation]) -> np.ndarray:
+        """The proved input: one row per slot, zeros for a feed not in `observations` (an
+        empty slot: attesters commit to the same zero row)."""
+        rows = np.zeros((len(self.config.feeds), self.manifest.num_features))
+        for k, feed in enumerate(self.config.feeds):
+            if feed.name in observations:
+                rows[k] = observations[feed.name].features
+        return rows
+
+    def _forecasts(self, features: np.ndarray) -> list[list[float]]:
         instances = witness_outputs(self.artifacts, features, "forecast", self.compiled)
-        outputs = self.layout.float_outputs(instances)
-        return [
-            outputs[k][self._rpc("feeds", lambda f=f: self.publisher.output_index(f.name))]
-            for k, f in enumerate(self.config.feeds)
-        ]
+        return self.layout.float_outputs(instances)
 
     def _decide(
-        self, observations: list[Observation], forecasts: list[float], force: bool
+        self,
+        observations: dict[str, Observation],
+        refused: dict[str, str],
+        forecasts: list[list[float]],
+        force: bool,
     ) -> list[Decision]:
         now = self.clock()
-        report_at = max(o.observed_at for o in observations)
         decisions = []
         for feed, forecast in zip(self.config.feeds, forecasts, strict=True):
+            if feed.name not in observations:
+                decisions.append(Decision(feed.name, False, f"data refused: {refused[feed.name]}"))
+                continue
+            observed_at = observations[feed.name].observed_at
             onchain: OnChainValue | None = self._rpc(
-                "latestRound", lambda f=feed: self.publisher.latest(f.name)
+                "feedState", lambda f=feed: self.publisher.latest(f.name)
             )
             d = decide(
                 feed.name,
                 forecast,
-                report_at,
+                observed_at,
                 onchain,
                 now,
                 feed.heartbeat_seconds,
                 feed.deviation_bps,
             )
             if force and not d.due and onchain is not None:
-                newer = report_at > onchain.observed_at
+                newer = observed_at > onchain.observed_at
                 d = Decision(feed.name, newer, "forced" if newer else d.reason)
             decisions.append(d)
-        # All feeds share one report (one observedAt): if any feed's on-chain value is not older
-        # than this observation the contract rejects the whole report, so nobody is due.
-        if any(d.reason == "no newer candle than on chain" for d in decisions):
-            return [Decision(d.feed, False, d.reason) for d in decisions]
         return decisions
 
     # ------------------------------------------------------------------ one round
@@ -253,13 +292,18 @@ class Node:
 
     def finish(self, rnd: Round) -> Round:
         """Drive `rnd` from its current state to a terminal one."""
-        if rnd.state in (J.OBSERVED, J.PROVEN):
+        if rnd.state in (J.OBSERVED, J.ATTESTED, J.PROVEN):
             age = self.clock() - rnd.created_at
             if age > self.config.max_round_age_seconds:
                 return self._end(
                     rnd, J.ABANDONED, error=f"round opened {age:.0f}s ago: too old to publish"
                 )
         if rnd.state == J.OBSERVED:
+            rnd = self._attest(rnd)
+            if rnd.state in J.TERMINAL:
+                return rnd
+            crash_point("after_attest")
+        if rnd.state == J.ATTESTED:
             rnd = self._prove(rnd)
             crash_point("after_prove")
         if rnd.state == J.PROVEN:
@@ -271,9 +315,65 @@ class Node:
             return self._confirm(rnd)
         return rnd
 
+    def _attest(self, rnd: Round) -> Round:
+        """Ask every attester to check the round's bars; proceed with `threshold` signatures.
+
+        A feed the attesters refuse (their data disagrees, or the bar is not their latest) is
+        left out and the rest proposed again, so one bad feed never blocks the others."""
+        config = self._rpc("attester config", self.publisher.attester_config)
+        while True:
+            proposal, features = build_proposal(
+                chain_id=self.chain_id,
+                oracle=self.config.oracle_address,
+                config_version=config.version,
+                input_scale=self.manifest.input_scale,
+                slots=[
+                    None if bars is None else (name, bars_from_json(name, bars))
+                    for name, bars in zip(rnd.feeds, _round_bars(rnd), strict=True)
+                ],
+            )
+            outcome = self.attestors.collect(proposal, config.threshold, config.attesters)
+            for line in outcome.describe():
+                log.info("round %d attester %s", rnd.id, line)
+            if outcome.reached:
+                return self.journal.advance(
+                    rnd.id,
+                    J.ATTESTED,
+                    features=np.asarray(features).tolist(),
+                    attestation={
+                        "config_version": config.version,
+                        "commitment": str(proposal.commitment),
+                        "signatures": [sig.hex() for sig in outcome.signatures],
+                        "signers": list(outcome.signers),
+                        "outcomes": outcome.describe(),
+                    },
+                )
+            left_out = [f for f in outcome.refused_feeds() if f in rnd.due_feeds]
+            if not left_out:
+                return self._end(
+                    rnd,
+                    J.ABANDONED,
+                    error=f"{len(outcome.signatures)} of {config.threshold} attester signatures: "
+                    + "; ".join(outcome.describe()),
+                )
+            for feed in left_out:
+                log.error("round %d: feed %s left out: attesters refused it", rnd.id, feed)
+                self.metrics.inc("proofcast_errors_total", kind="attest")
+            due = [d and f not in left_out for f, d in zip(rnd.feeds, rnd.due, strict=True)]
+            if not any(due):
+                return self._end(rnd, J.ABANDONED, error="attesters refused every feed")
+            rnd = self.journal.update(rnd.id, due=due)
+
     def _prove(self, rnd: Round) -> Round:
         features = np.asarray(rnd.features, dtype=np.float64)
         proof = prove(self.artifacts, features, f"round-{rnd.id}", self.compiled)
+        attested = int((rnd.attestation or {}).get("commitment", -1))
+        if proof.instances[0] != attested:
+            return self._end(
+                rnd,
+                J.ABANDONED,
+                error=f"proof commits to inputs {proof.instances[0]}, attesters signed {attested}",
+            )
         self.metrics.set("proofcast_proof_seconds", proof.prove_seconds)
         self.metrics.inc("proofcast_proof_seconds_sum", proof.prove_seconds)
         self.metrics.inc("proofcast_proofs_total")
@@ -287,11 +387,17 @@ class Node:
         )
 
     def _calldata(self, rnd: Round) -> bytes:
+        attestation = rnd.attestation or {}
+        report = SlotReport(
+            int(attestation.get("config_version", 0)),
+            tuple(EMPTY_SLOT if f is None else feed_id(f) for f in rnd.slots),
+            tuple(rnd.slot_times),
+        )
         return self.publisher.submit_calldata(
+            report,
             bytes.fromhex(rnd.proof_hex or ""),
             [int(i) for i in rnd.instances or []],
-            rnd.feeds,
-            report_time(rnd),
+            [bytes.fromhex(sig) for sig in attestation.get("signatures", [])],
         )
 
     def _sign(self, rnd: Round) -> Round:
@@ -414,6 +520,7 @@ class Node:
         return self.journal.advance(rnd.id, state, **fields)
 
 
-def report_time(rnd: Round) -> int:
-    """The report's observedAt: the newest candle among its feeds."""
-    return max(rnd.observed_at)
+def _round_bars(rnd: Round) -> list[Any]:
+    """Per feed: the journaled bars when the feed is in the round, else None."""
+    bars = rnd.bars or [None] * len(rnd.feeds)
+    return [b if d else None for b, d in zip(bars, rnd.due, strict=True)]

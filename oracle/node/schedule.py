@@ -1,7 +1,12 @@
-"""When a feed is due: the Chainlink data-feed rule (heartbeat or deviation threshold)."""
+"""When a feed is due: the Chainlink data-feed rule (heartbeat or deviation threshold).
+
+A feed publishes several outputs (volatility and VaR) from one proof; it is due when any of
+them moved beyond the threshold.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -9,7 +14,7 @@ from dataclasses import dataclass
 class OnChainValue:
     """What the oracle contract currently holds for one feed."""
 
-    answer: float
+    answers: tuple[float, ...]  # one per model output, in consumer units
     observed_at: int  # candle time of the data the answer was computed from
     updated_at: int  # block time of the update
 
@@ -30,7 +35,7 @@ def deviation_bps(forecast: float, current: float, floor: float) -> float:
 
 def decide(
     feed: str,
-    forecast: float,
+    forecasts: Sequence[float],
     observed_at: int,
     onchain: OnChainValue | None,
     now: float,
@@ -38,7 +43,8 @@ def decide(
     threshold_bps: float,
     floor: float = 1e-6,
 ) -> Decision:
-    """Due when never published, the heartbeat elapsed, or the forecast moved beyond threshold.
+    """Due when never published, the heartbeat elapsed, or any output's forecast moved beyond
+    the threshold from its on-chain answer.
 
     Never due for data that is not newer than what is on chain (the contract would reject it).
     """
@@ -49,7 +55,7 @@ def decide(
     age = now - onchain.updated_at
     if age >= heartbeat_seconds:
         return Decision(feed, True, f"heartbeat ({age:.0f}s >= {heartbeat_seconds:.0f}s)")
-    moved = deviation_bps(forecast, onchain.answer, floor)
+    moved = max(deviation_bps(f, a, floor) for f, a in zip(forecasts, onchain.answers, strict=True))
     if moved >= threshold_bps:
         return Decision(feed, True, f"deviation {moved:.0f} bps >= {threshold_bps:.0f} bps")
     return Decision(feed, False, f"within {threshold_bps:.0f} bps ({moved:.0f}), heartbeat ok")

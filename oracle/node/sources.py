@@ -21,11 +21,13 @@ from oracle.node.errors import SourceError
 
 @dataclass(frozen=True)
 class Observation:
-    """The latest features of one feed and the time of the candle they end at."""
+    """The latest features of one feed, the bars they are computed from (what attesters
+    check) and the close time of the last bar."""
 
     feed: str
-    observed_at: int  # unix seconds of the latest candle
+    observed_at: int  # unix seconds at which the latest candle closed
     features: np.ndarray  # shape [F]
+    bars: Any = None  # models.data.PriceSeries: the last MIN_HISTORY bars
 
 
 class MarketSource(Protocol):
@@ -43,6 +45,8 @@ class FeaturePipeline:
     features: Callable[[Any], np.ndarray]
     last_time: Callable[[Any], int]
     errors: tuple[type[Exception], ...]
+    history: int = 0  # bars the features need (the proposal to attesters carries them)
+    plausible: Callable[[Any, float], Any] | None = None  # -> a refusal or None
 
 
 def shared_pipeline(calendar: str = "business") -> FeaturePipeline:
@@ -52,7 +56,9 @@ def shared_pipeline(calendar: str = "business") -> FeaturePipeline:
     series with missing days.
     """
     from models.data import DataValidationError, load_ohlc_csv
-    from models.features import InsufficientHistoryError, latest_features
+    from models.features import MIN_HISTORY, InsufficientHistoryError, latest_features
+    from models.plausibility import BARS_NEEDED, implausible_move
+    from oracle.attest.report import close_time
 
     def load(path: Path) -> Any:
         with warnings.catch_warnings():
@@ -62,16 +68,11 @@ def shared_pipeline(calendar: str = "business") -> FeaturePipeline:
     return FeaturePipeline(
         load=load,
         features=latest_features,
-        last_time=candle_close_time,
-        errors=(DataValidationError, InsufficientHistoryError, OSError),
+        last_time=close_time,
+        errors=(DataValidationError, InsufficientHistoryError, OSError, ValueError),
+        history=max(MIN_HISTORY, BARS_NEEDED),
+        plausible=implausible_move,
     )
-
-
-def candle_close_time(series: Any) -> int:
-    """Unix seconds at which the last daily bar closed (its date + 1 day, 00:00 UTC): the time
-    the data was observed, as the oracle's `observedAt`."""
-    last = np.datetime64(series.dates[-1], "D") + np.timedelta64(1, "D")
-    return int(last.astype("datetime64[s]").astype(np.int64))
 
 
 class CsvDirectorySource:
@@ -94,11 +95,19 @@ class CsvDirectorySource:
             series = self.pipeline.load(path)
             features = np.asarray(self.pipeline.features(series), dtype=np.float64)
             observed_at = self.pipeline.last_time(series)
+            refusal = (
+                self.pipeline.plausible(series, feed.max_move_sigmas)
+                if self.pipeline.plausible is not None
+                else None
+            )
         except self.pipeline.errors as exc:
             raise SourceError(f"feed {feed.name}: {path}: {exc}") from exc
+        if refusal is not None:
+            raise SourceError(f"feed {feed.name}: {path}: implausible {refusal}")
         if features.ndim != 1 or not np.all(np.isfinite(features)):
             raise SourceError(
                 f"feed {feed.name}: {path}: latest features are not a finite vector "
                 f"(shape {features.shape}); refusing to prove them"
             )
-        return Observation(feed.name, observed_at, features)
+        bars = series.slice(len(series) - self.pipeline.history) if self.pipeline.history else None
+        return Observation(feed.name, observed_at, features, bars)

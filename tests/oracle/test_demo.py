@@ -1,6 +1,7 @@
 """The one-command demo, end to end on a small budget (1 federated round, 2 local epochs).
 
-Real Flower simulation, real EZKL circuit and proof, real anvil, real contracts and node.
+Real Flower simulation, real EZKL circuit and proof, real anvil, real contracts, four attester
+processes (one with a slightly different copy of the data) and the node.
 """
 
 from pathlib import Path
@@ -23,17 +24,22 @@ def test_demo_publishes_every_feed_and_sets_a_margin(tmp_path: Path) -> None:
     assert report.num_feeds == len(settings.feeds) == len(report.feeds)
     assert report.submit_gas > 0 and report.gas_per_feed == report.submit_gas // report.num_feeds
     layout = InstanceLayout.read(settings.workdir / "circuit" / "layout.json")
-    for feed in report.feeds:
+    for k, feed in enumerate(report.feeds):
         # What the chain stores is exactly the proved VaR, decoded at the circuit's scale.
         fixed_point = round(feed.var99_pct * 2**layout.output_scale)
         assert feed.on_chain_answer == to_feed_units(
             fixed_point, layout.output_scale, FEED_DECIMALS
         )
-        assert feed.on_chain_round == 1
+        assert feed.on_chain_round == 1 << 8 | k  # report 1, slot k
         assert 0 < feed.var99_pct < 50
     assert VAR_OUTPUT == 1
     assert not report.margin_used_fallback
     assert report.margin_bps >= 200  # base margin plus a positive VaR term
+
+    assert len(report.attesters) == 4 and report.threshold == 2 and len(report.signers) == 2
+    # every attester answered, the one whose data differs by 3 bps (< 10 bps) signed too
+    assert len(report.attestation) == 4
+    assert all(line.endswith(": signed") for line in report.attestation), report.attestation
 
     md = write_report(report, settings.results)
     assert report.model_hash in md.read_text()

@@ -4,17 +4,21 @@ run through `proofcast bench contracts`)."""
 from dataclasses import replace
 
 from oracle.chain.gas_report import (
-    TARGET_PER_FEED_GAS_K16,
-    TARGET_VERIFY_GAS,
+    TARGET_ATTESTER_GAS_2,
+    TARGET_SUBMIT_GAS_K4,
+    TARGET_SUBMIT_GAS_K16,
     ContractsGasRow,
     calldata_gas,
     render_markdown,
 )
 
 
-def row(feeds: int, verify: int, submit: int) -> ContractsGasRow:
+def row(
+    feeds: int, submit: int, per_signature: int = 6_000, digest: int = 3_000
+) -> ContractsGasRow:
     return ContractsGasRow(
         feeds=feeds,
+        outputs_per_feed=2,
         proof_bytes=1,
         verifier_deploy=1,
         verifier_runtime_bytes=1,
@@ -25,15 +29,20 @@ def row(feeds: int, verify: int, submit: int) -> ContractsGasRow:
         margin_engine_deploy=1,
         margin_engine_runtime_bytes=1,
         configure_feed=1,
+        set_attesters=1,
         register_model=1,
         submit_first=submit,
-        submit_next=submit,
+        submit_by_threshold={
+            1: submit - per_signature,
+            2: submit,
+            3: submit + per_signature,
+        },
         submit_calldata_bytes=1,
         verify_direct=1,
-        verify_direct_calldata_bytes=1,
+        verifier_call_in_submit=400_000,
+        digest_gas=digest,
         latest_round_data_estimate=30_000,
         margin_update=1,
-        verifier_call_in_submit=verify,
     )
 
 
@@ -42,11 +51,20 @@ def test_calldata_gas_follows_eip_2028() -> None:
     assert calldata_gas(b"") == 0
 
 
-def test_verdicts_compare_verification_with_targets() -> None:
-    under = row(16, verify=16 * (TARGET_PER_FEED_GAS_K16 - 1), submit=900_000)
-    over = replace(under, verifier_call_in_submit=16 * TARGET_PER_FEED_GAS_K16 + 16)
-    text_under = render_markdown([row(1, TARGET_VERIFY_GAS - 1, 500_000), under])
-    text_over = render_markdown([row(1, TARGET_VERIFY_GAS, 500_000), over])
-    assert "NOT met" not in text_under
-    assert text_over.count("NOT met") == 3  # K=1 total, K=16 total and K=16 per feed
-    assert f"| submit, next report, per feed | 500,000 | {900_000 // 16:,} |" in text_under
+def test_attester_check_and_oracle_share_are_derived_from_the_threshold_runs() -> None:
+    r = row(4, 550_000, per_signature=7_000, digest=2_500)
+    assert r.gas_per_signature == 7_000
+    assert r.attester_check(2) == 2_500 + 14_000
+    assert r.oracle_share == 550_000 - 400_000 - 16_500
+    assert r.submit_next_per_feed == 550_000 // 4
+
+
+def test_verdicts_compare_whole_submits_with_targets() -> None:
+    ok = render_markdown([row(4, TARGET_SUBMIT_GAS_K4), row(16, TARGET_SUBMIT_GAS_K16)])
+    assert "NOT met" not in ok
+    over = [row(4, TARGET_SUBMIT_GAS_K4 + 1), row(16, TARGET_SUBMIT_GAS_K16 + 1)]
+    assert render_markdown(over).count("NOT met") == 2
+    costly = replace(row(16, 600_000), digest_gas=TARGET_ATTESTER_GAS_2)
+    assert "attester check with 2 signatures: " in render_markdown([costly])
+    assert render_markdown([costly]).count("NOT met") == 1
+    assert f"| submit per feed | {600_000 // 16:,} |" in render_markdown([costly])

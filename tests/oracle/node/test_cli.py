@@ -51,6 +51,7 @@ def test_status_and_publish_once(deployment: Deployment) -> None:
     assert status.exit_code == 0, status.output
     assert "ETH-USD" in status.output and "confirmed" in status.output
     assert deployment.address in status.output
+    assert "threshold 2" in status.output
     assert deployment.key.removeprefix("0x") not in published.output + status.output
     wrong = runner.invoke(
         app, ["node", "status", "-c", str(deployment.config), "--chain-id", "1"], env=env

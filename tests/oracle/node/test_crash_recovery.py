@@ -1,6 +1,7 @@
-"""Kill the node (a real `proofcast node run` process) between prove and submit, between
-signing and broadcasting, and between broadcasting and confirmation; restart it and check the
-chain and the journal: one on-chain round per observation, no lost round, no nonce gap."""
+"""Kill the node (a real `proofcast node run` process) after the attesters signed, between
+prove and submit, between signing and broadcasting, and between broadcasting and confirmation;
+restart it and check the chain and the journal: one on-chain round per observation, no lost
+round, no nonce gap."""
 
 from __future__ import annotations
 
@@ -11,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from oracle.chain.contracts import feed_id
 from oracle.node import journal as J
 from oracle.node.journal import Journal
 from oracle.node.runner import CRASH_ENV
-from tests.oracle.node.conftest import FEEDS, Deployment
+from tests.oracle.node.conftest import Deployment, onchain_rounds
 
 pytestmark = pytest.mark.slow
 
@@ -42,14 +42,13 @@ def run_node(d: Deployment, crash_at: str | None = None) -> subprocess.Completed
 
 def chain_state(d: Deployment) -> tuple[list[int], int]:
     """(rounds per feed, transactions the transmitter has mined)."""
-    oracle = d.stack.oracle
-    rounds = [oracle.functions.latestRoundId(feed_id(f)).call() for f in FEEDS]
-    return rounds, d.stack.w3.eth.get_transaction_count(d.address)
+    return onchain_rounds(d), d.stack.w3.eth.get_transaction_count(d.address)
 
 
 @pytest.mark.parametrize(
     ("crash_at", "left_in", "mined_before_restart"),
     [
+        ("after_attest", J.ATTESTED, False),  # signatures journaled, nothing proved
         ("after_prove", J.PROVEN, False),  # proof journaled, nothing signed
         ("after_sign", J.SUBMITTED, False),  # signed tx journaled, never broadcast
         ("after_submit", J.SUBMITTED, True),  # broadcast (anvil mines at once), not confirmed

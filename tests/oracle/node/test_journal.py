@@ -17,10 +17,14 @@ def _open(journal: Journal, observed: dict[str, int] = OBS) -> J.Round:
     return rnd
 
 
-def test_round_walks_observed_proven_submitted_confirmed(tmp_path: Path) -> None:
+def test_round_walks_observed_attested_proven_submitted_confirmed(tmp_path: Path) -> None:
     with Journal(tmp_path / "j.sqlite") as journal:
         rnd = _open(journal)
         assert rnd.state == J.OBSERVED and rnd.due_feeds == ["ETH"]
+        assert rnd.slots == ["ETH", None] and rnd.slot_times == [OBS["ETH"], 0]
+        signed = {"config_version": 1, "commitment": "5", "signatures": ["00"], "signers": ["a"]}
+        rnd = journal.advance(rnd.id, J.ATTESTED, attestation=signed, features=[[1.0], [0.0]])
+        assert rnd.attestation == signed and rnd.features == [[1.0], [0.0]]
         rnd = journal.advance(rnd.id, J.PROVEN, proof_hex="ab", instances=["1", "2"])
         rnd = journal.advance(rnd.id, J.SUBMITTED, nonce=7, tx_hash="0x01", raw_tx="0x02")
         rnd = journal.advance(rnd.id, J.CONFIRMED, block_number=3, gas_used=400_000)
@@ -37,10 +41,12 @@ def test_round_walks_observed_proven_submitted_confirmed(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("path", "illegal"),
     [
+        ([], J.PROVEN),  # never proved without the attesters' signatures
         ([], J.SUBMITTED),  # observed -> submitted skips the proof
         ([], J.CONFIRMED),
-        ([J.PROVEN], J.CONFIRMED),  # never confirmed without a journaled transaction
-        ([J.PROVEN, J.SUBMITTED, J.CONFIRMED], J.ABANDONED),  # terminal stays terminal
+        ([J.ATTESTED], J.SUBMITTED),
+        ([J.ATTESTED, J.PROVEN], J.CONFIRMED),  # never confirmed without a journaled transaction
+        ([J.ATTESTED, J.PROVEN, J.SUBMITTED, J.CONFIRMED], J.ABANDONED),  # terminal stays
         ([J.ABANDONED], J.PROVEN),
     ],
 )
@@ -70,6 +76,7 @@ def test_unfinished_round_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     with Journal(path) as journal:
         rnd = _open(journal)
+        journal.advance(rnd.id, J.ATTESTED)
         journal.advance(rnd.id, J.PROVEN, proof_hex="ab")
     with Journal(path) as journal:
         (left,) = journal.unfinished()

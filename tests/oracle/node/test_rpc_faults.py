@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from oracle.chain.contracts import feed_id
 from oracle.node import journal as J
 from oracle.node.config import load_config, with_overrides
 from oracle.node.errors import RpcUnavailable
@@ -18,7 +17,7 @@ from oracle.node.keys import SigningKey
 from oracle.node.retry import Backoff, with_retries
 from oracle.node.runner import Node, TickResult, make_web3
 from oracle.node.sources import CsvDirectorySource
-from tests.oracle.node.conftest import FEEDS, Deployment
+from tests.oracle.node.conftest import Deployment, onchain_rounds
 from tests.oracle.node.proxy import DOWN, STALL, UP, FaultyProxy
 
 pytestmark = pytest.mark.slow
@@ -70,8 +69,7 @@ def test_node_retries_through_an_rpc_outage_and_publishes(
     assert f"RPC {proxy.url} failed during" in caplog.text and expected in caplog.text
     assert "retry 2 in 0.4s" in caplog.text  # exponential backoff (0.2 s, doubling)
     assert f"RPC {proxy.url} is back" in caplog.text
-    rounds = [deployment.stack.oracle.functions.latestRoundId(feed_id(f)).call() for f in FEEDS]
-    assert rounds == [1, 1]
+    assert onchain_rounds(deployment) == [1, 1]
     assert deployment.stack.w3.eth.get_transaction_count(deployment.address) == 1
 
 

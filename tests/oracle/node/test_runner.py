@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 
 import pytest
 
 from models.identity import model_hash
-from oracle.chain.contracts import feed_id, retire_model
+from oracle.chain.contracts import retire_model
 from oracle.node import journal as J
 from oracle.node.config import load_config, with_overrides
 from oracle.node.errors import ConfigError
@@ -16,7 +17,7 @@ from oracle.node.journal import Journal
 from oracle.node.keys import SigningKey
 from oracle.node.runner import Node
 from oracle.node.sources import CsvDirectorySource
-from tests.oracle.node.conftest import FEEDS, UNREGISTERED, Deployment, node_model
+from tests.oracle.node.conftest import FEEDS, UNREGISTERED, Deployment, node_model, onchain_rounds
 from tests.oracle.node.market import append_candle
 
 pytestmark = pytest.mark.slow
@@ -28,10 +29,6 @@ def make_node(d: Deployment, **overrides: object) -> Node:
     return Node(config, SigningKey(d.key), source, Journal(config.journal))
 
 
-def onchain_rounds(d: Deployment) -> list[int]:
-    return [d.stack.oracle.functions.latestRoundId(feed_id(f)).call() for f in FEEDS]
-
-
 def test_publishes_every_feed_once_per_observation(deployment: Deployment) -> None:
     node = make_node(deployment)
     first = node.tick()
@@ -41,8 +38,11 @@ def test_publishes_every_feed_once_per_observation(deployment: Deployment) -> No
     for k, feed in enumerate(FEEDS):
         value = node.publisher.latest(feed)
         assert value is not None
-        assert value.answer == pytest.approx(first.round.forecasts[k], abs=1e-3)
-        assert value.observed_at == max(first.round.observed_at)
+        assert value.answers == pytest.approx(tuple(first.round.forecasts[k]), abs=1e-3)
+        assert value.observed_at == first.round.observed_at[k]
+    attestation = first.round.attestation or {}
+    assert len(attestation["signers"]) == 2
+    assert set(attestation["signers"]) <= set(deployment.attesters.addresses)
 
     again = node.tick()  # same files: the observation already has a round
     assert again.round is None and onchain_rounds(deployment) == [1, 1]
@@ -50,7 +50,8 @@ def test_publishes_every_feed_once_per_observation(deployment: Deployment) -> No
     append_candle(deployment.data_dir / f"{FEEDS[0]}.csv", seed=1)
     second = node.tick()
     assert second.round is not None and second.round.state == J.CONFIRMED
-    assert onchain_rounds(deployment) == [2, 2]
+    assert second.round.slots == [FEEDS[0], None]  # BTC has no newer bar: not in the round
+    assert onchain_rounds(deployment) == [2, 1]
     assert [r.nonce for r in node.journal.rounds(J.CONFIRMED)] == [0, 1]
     assert node.w3.eth.get_transaction_count(deployment.address) == 2
     assert node.metrics.get("proofcast_rounds_total", state="confirmed") == 2
@@ -68,23 +69,60 @@ def test_not_due_within_heartbeat_and_threshold(deployment: Deployment) -> None:
     append_candle(deployment.data_dir / f"{FEEDS[1]}.csv", seed=2)
     result = node.tick()
     assert result.round is None and not any(d.due for d in result.decisions)
-    assert all("within" in d.reason for d in result.decisions)
+    reasons = {d.feed: d.reason for d in result.decisions}
+    assert "no newer candle" in reasons[FEEDS[0]] and "within" in reasons[FEEDS[1]]
     assert onchain_rounds(deployment) == [1, 1]
 
 
-def test_bad_data_is_skipped_and_never_proved(
+def test_bad_data_leaves_that_feed_out_and_the_other_publishes(
     deployment: Deployment, caplog: pytest.LogCaptureFixture
 ) -> None:
     node = make_node(deployment)
     append_candle(deployment.data_dir / f"{FEEDS[1]}.csv", seed=0, row="2099-01-01,1,2,0.5,nan,1\n")
     with caplog.at_level(logging.ERROR, logger="proofcast.node"):
         result = node.tick()
-    assert result.round is None and "BTC-USD" in (result.skipped or "")
-    assert "skipping round" in caplog.text and "BTC-USD.csv" in caplog.text
-    assert node.journal.rounds() == []
-    assert node.metrics.get("proofcast_proofs_total") == 0
+    assert result.round is not None and result.round.state == J.CONFIRMED
+    assert result.round.slots == [FEEDS[0], None]
+    assert f"feed {FEEDS[1]} left out" in caplog.text and "BTC-USD.csv" in caplog.text
     assert node.metrics.get("proofcast_errors_total", kind="data") == 1
-    assert onchain_rounds(deployment) == [0, 0]
+    assert onchain_rounds(deployment) == [1, 0]
+
+
+def test_one_attester_offline_still_publishes_two_do_not(deployment: Deployment) -> None:
+    node = make_node(deployment)
+    deployment.attesters.stop(0)
+    first = node.tick()
+    assert first.round is not None and first.round.state == J.CONFIRMED
+    assert deployment.attesters.addresses[0] not in first.round.attestation["signers"]
+    deployment.attesters.stop(1)
+    append_candle(deployment.data_dir / f"{FEEDS[0]}.csv", seed=3)
+    append_candle(deployment.data_dir / f"{FEEDS[1]}.csv", seed=4)
+    second = node.tick()
+    assert second.round is not None and second.round.state == J.ABANDONED
+    assert "1 of 2 attester signatures" in (second.round.error or "")
+    assert "unreachable" in (second.round.error or "")
+    assert second.round.proof_hex is None  # nothing proved without the attestation
+    assert onchain_rounds(deployment) == [1, 1]
+
+
+def test_a_feed_the_attesters_refuse_is_left_out(deployment: Deployment) -> None:
+    """The node's copy of BTC disagrees with every attester's: BTC is dropped, ETH publishes."""
+    node_dir = deployment.data_dir.parent / "node-data"
+    node_dir.mkdir()
+    for feed in FEEDS:
+        text = (deployment.data_dir / f"{feed}.csv").read_text()
+        (node_dir / f"{feed}.csv").write_text(text)
+    path = node_dir / f"{FEEDS[1]}.csv"
+    lines = path.read_text().splitlines()
+    d, o, h, lo, c, v = lines[-2].split(",")
+    lines[-2] = ",".join([d, o, f"{float(h) * 1.01:.4f}", lo, c, v])  # +100 bps on one high
+    path.write_text("\n".join(lines) + "\n")
+    node = make_node(deployment, source_dir=node_dir)
+    result = node.tick()
+    assert result.round is not None and result.round.state == J.CONFIRMED
+    assert result.round.slots == [FEEDS[0], None]
+    assert onchain_rounds(deployment) == [1, 0]
+    assert node.metrics.get("proofcast_errors_total", kind="attest") == 1
 
 
 def test_reverted_submission_is_decoded_and_recorded(deployment: Deployment) -> None:
@@ -131,3 +169,35 @@ def test_mined_revert_is_decoded_and_its_nonce_accounted(deployment: Deployment)
     assert rnd.nonce == 0 and rnd.gas_used == receipt["gasUsed"]
     assert deployment.stack.w3.eth.get_transaction_count(deployment.address) == 1  # no gap
     assert onchain_rounds(deployment) == [0, 0]
+
+
+def test_each_feed_carries_its_own_observation_time(deployment: Deployment) -> None:
+    """BTC's data ends three days before ETH's: its round says so (the batch never makes a feed
+    look fresher than its data)."""
+    path = deployment.data_dir / f"{FEEDS[1]}.csv"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-3]) + "\n")
+    node = make_node(deployment)
+    rnd = node.tick().round
+    assert rnd is not None and rnd.state == J.CONFIRMED
+    eth, btc = (node.publisher.latest(f) for f in FEEDS)
+    assert eth is not None and btc is not None
+    assert eth.observed_at - btc.observed_at == 3 * 86_400
+    assert [eth.observed_at, btc.observed_at] == rnd.slot_times
+
+
+def test_an_implausible_tick_leaves_the_feed_out_with_a_specific_error(
+    deployment: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = deployment.data_dir / f"{FEEDS[0]}.csv"
+    last = path.read_text().strip().splitlines()[-1].split(",")
+    day = dt.date.fromisoformat(last[0]) + dt.timedelta(days=1)
+    p = float(last[4])
+    append_candle(path, 0, f"{day},{p},{p * 10},{p},{p * 10},1000\n")  # one 10x tick
+    node = make_node(deployment)
+    with caplog.at_level(logging.ERROR, logger="proofcast.node"):
+        rnd = node.tick().round
+    assert rnd is not None and rnd.state == J.CONFIRMED and rnd.slots == [None, FEEDS[1]]
+    assert f"feed {FEEDS[0]} left out" in caplog.text and "implausible" in caplog.text
+    assert f"bar {day}: move" in caplog.text and "sigmas" in caplog.text
+    assert onchain_rounds(deployment) == [0, 1]

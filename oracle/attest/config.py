@@ -1,0 +1,120 @@
+"""Attester configuration: a TOML file (the README has an annotated example).
+
+[attester]
+chain_id = 31337
+oracle_address = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+keystore = "attester.json"      # password in $PROOFCAST_KEYSTORE_PASSWORD, never in argv
+host = "127.0.0.1"
+port = 8701
+slots = 4                       # feeds per report (the circuit's K)
+input_scale = 7                 # the circuit's input scale
+tolerance_bps = 10              # max difference of any proposed OHLC value from ours
+
+[source]
+directory = "data/attester-1"   # this attester's own copy of the market data
+
+[[feeds]]
+name = "SPX"
+file = "SPX.csv"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+
+from oracle.attest.checks import CheckPolicy
+from oracle.node.config import FeedConfig, _check_table
+from oracle.node.errors import ConfigError
+
+_ATTESTER_KEYS: dict[str, tuple[type, bool]] = {
+    "chain_id": (int, True),
+    "oracle_address": (str, True),
+    "slots": (int, True),
+    "input_scale": (int, True),
+    "keystore": (str, False),
+    "host": (str, False),
+    "port": (int, False),
+    "tolerance_bps": (float, False),
+    "max_move_sigmas": (float, False),
+}
+_SOURCE_KEYS: dict[str, tuple[type, bool]] = {"directory": (str, True), "calendar": (str, False)}
+_FEED_KEYS: dict[str, tuple[type, bool]] = {"name": (str, True), "file": (str, True)}
+
+
+@dataclass(frozen=True)
+class AttesterConfig:
+    """Everything `proofcast attest serve` needs (paths resolved against the config file)."""
+
+    policy: CheckPolicy
+    feeds: tuple[FeedConfig, ...]
+    source_dir: Path
+    calendar: str = "business"
+    keystore: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8701
+
+
+def load_attester_config(path: Path, port: int | None = None) -> AttesterConfig:
+    """Read and validate `path`; ConfigError names the key or file."""
+    if not path.is_file():
+        raise ConfigError(f"attester config file {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    unknown = sorted(set(data) - {"attester", "source", "feeds"})
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown section [{unknown[0]}] (known: attester, source, feeds)"
+        )
+    base = path.resolve().parent
+    a = _check_table("attester", data.get("attester", {}), _ATTESTER_KEYS)
+    source = _check_table("source", data.get("source", {}), _SOURCE_KEYS)
+    calendar = source.get("calendar", "business")
+    if calendar not in ("business", "daily"):
+        raise ConfigError(f"source.calendar: {calendar!r} is not 'business' or 'daily'")
+    if not Web3.is_address(a["oracle_address"]):
+        raise ConfigError(f"attester.oracle_address: {a['oracle_address']!r} is not an address")
+    for key in ("chain_id", "slots"):
+        if a[key] <= 0:
+            raise ConfigError(f"attester.{key}: must be positive, got {a[key]}")
+    if a.get("tolerance_bps", 10.0) < 0:
+        raise ConfigError("attester.tolerance_bps: must be >= 0")
+    if a.get("max_move_sigmas", 12.0) < 0:
+        raise ConfigError("attester.max_move_sigmas: must be >= 0 (0 disables)")
+    port = a.get("port", 8701) if port is None else port
+    if not 0 <= port < 65536:
+        raise ConfigError(f"attester.port: {port} is not a TCP port")
+    feeds_raw: Any = data.get("feeds")
+    if not isinstance(feeds_raw, list) or not feeds_raw:
+        raise ConfigError(f"{path}: at least one [[feeds]] entry is required")
+    feeds: list[FeedConfig] = []
+    for i, table in enumerate(feeds_raw):
+        # The source reads our own data unfiltered (max_move_sigmas 0): the plausibility limit
+        # is applied to the proposed bars by the checker, which names the refusal.
+        feed = FeedConfig(**_check_table(f"feeds[{i}]", table, _FEED_KEYS), max_move_sigmas=0.0)
+        if feed.name in {f.name for f in feeds}:
+            raise ConfigError(f"feeds[{i}].name: duplicate feed {feed.name!r}")
+        feeds.append(feed)
+    policy = CheckPolicy(
+        chain_id=a["chain_id"],
+        oracle=Web3.to_checksum_address(a["oracle_address"]),
+        slots=a["slots"],
+        input_scale=a["input_scale"],
+        tolerance_bps=a.get("tolerance_bps", 10.0),
+        max_move_sigmas=a.get("max_move_sigmas", 12.0),
+    )
+    return AttesterConfig(
+        policy=policy,
+        feeds=tuple(feeds),
+        source_dir=(base / source["directory"]).resolve(),
+        calendar=calendar,
+        keystore=(base / a["keystore"]).resolve() if "keystore" in a else None,
+        host=a.get("host", "127.0.0.1"),
+        port=port,
+    )

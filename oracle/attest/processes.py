@@ -1,0 +1,135 @@
+"""Start attesters as separate `proofcast attest serve` processes (the demo and the tests).
+
+Each attester gets its own directory: config, encrypted keystore and its own copy of the data.
+The keystore password goes through the environment, the key never through argv.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from oracle.node.keys import PASSWORD_ENV, SigningKey, write_keystore
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class AttesterSpec:
+    """One attester to start: its data directory and the feeds (name -> file) it attests."""
+
+    directory: Path  # holds config.toml, keystore.json, and the data under data/
+    feeds: dict[str, str]
+    tolerance_bps: float = 10.0
+    key: SigningKey = field(default_factory=lambda: SigningKey("0x" + secrets.token_hex(32)))
+
+    @property
+    def data_dir(self) -> Path:
+        return self.directory / "data"
+
+    @property
+    def address(self) -> str:
+        return self.key.address
+
+
+def write_attester(
+    spec: AttesterSpec, chain_id: int, oracle: str, slots: int, input_scale: int, password: str
+) -> Path:
+    """Write `spec`'s keystore and config.toml; returns the config path."""
+    spec.directory.mkdir(parents=True, exist_ok=True)
+    write_keystore(spec.key, spec.directory / "keystore.json", password)
+    feeds = "".join(
+        f'\n[[feeds]]\nname = "{name}"\nfile = "{file}"\n' for name, file in spec.feeds.items()
+    )
+    config = spec.directory / "config.toml"
+    config.write_text(
+        "[attester]\n"
+        f"chain_id = {chain_id}\n"
+        f'oracle_address = "{oracle}"\n'
+        'keystore = "keystore.json"\n'
+        f"slots = {slots}\n"
+        f"input_scale = {input_scale}\n"
+        f"tolerance_bps = {spec.tolerance_bps}\n"
+        "\n[source]\n"
+        'directory = "data"\n' + feeds
+    )
+    return config
+
+
+class AttesterProcesses:
+    """`proofcast attest serve` for each config, on free loopback ports; stopped on exit."""
+
+    def __init__(self, configs: Sequence[Path], password: str, log_dir: Path) -> None:
+        self.configs = list(configs)
+        self.password = password
+        self.log_dir = log_dir
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.urls: list[str] = []
+
+    def __enter__(self) -> AttesterProcesses:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, PASSWORD_ENV: self.password}
+        env.pop("PROOFCAST_PRIVATE_KEY", None)
+        try:
+            for i, config in enumerate(self.configs):
+                port = free_port()
+                log = (self.log_dir / f"attester-{i + 1}.log").open("wb")
+                cmd = [sys.executable, "-m", "oracle.cli", "attest", "serve", "-c", str(config)]
+                self.procs.append(
+                    subprocess.Popen(
+                        [*cmd, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+                    )
+                )
+                self.urls.append(f"http://127.0.0.1:{port}")
+            for i, url in enumerate(self.urls):
+                self.wait_ready(i, url)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self, i: int, url: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.procs[i].poll() is not None:
+                log = (self.log_dir / f"attester-{i + 1}.log").read_text(errors="replace")
+                raise RuntimeError(f"attester {i + 1} exited at start:\n{log[-2000:]}")
+            try:
+                if httpx.get(f"{url}/v1/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"attester {i + 1} not ready at {url} after {timeout:g}s")
+
+    def kill(self, i: int) -> None:
+        """Stop attester i (an attester going offline)."""
+        self.procs[i].terminate()
+        self.procs[i].wait(timeout=10)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

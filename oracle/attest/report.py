@@ -1,0 +1,255 @@
+"""What attesters sign and check: the proposal, its EIP-712 digest, bars on the wire.
+
+Shared by the attester service, the transmitting node and the tests, so the digest, the bar
+encoding and the input commitment exist once. The commitment is `models.identity.
+poseidon_fixed_point` of the K x F feature matrix at the circuit's input scale, exactly what
+EZKL puts in the proof's first instance (zero rows for empty slots); features come from
+`models.features.latest_features`, the function training uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak, to_checksum_address
+
+from models.data import DataValidationError, PriceSeries
+from models.features import NUM_FEATURES, latest_features
+from models.identity import poseidon_fixed_point
+from oracle.chain.contracts import EMPTY_SLOT, SlotReport, feed_id
+
+DOMAIN_NAME = "Proofcast RiskOracle"  # RiskOracle's EIP-712 domain (contracts/src/RiskOracle.sol)
+DOMAIN_VERSION = "2"
+BAR_FIELDS = ("open", "high", "low", "close")
+# uint256 instances are field elements of BN254: a commitment at or above this is no commitment.
+FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+
+
+class ProposalError(ValueError):
+    """A proposal that is not well formed (wrong types, lengths or values)."""
+
+
+def typed_data(chain_id: int, oracle: str, report: SlotReport, commitment: int) -> dict[str, Any]:
+    """The EIP-712 message RiskOracle recovers signers from (`reportDigest`)."""
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "Report": [
+                {"name": "configVersion", "type": "uint32"},
+                {"name": "inputCommitment", "type": "uint256"},
+                {"name": "feedIds", "type": "bytes32[]"},
+                {"name": "observedAt", "type": "uint32[]"},
+            ],
+        },
+        "primaryType": "Report",
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(oracle),
+        },
+        "message": {
+            "configVersion": report.config_version,
+            "inputCommitment": commitment,
+            "feedIds": list(report.feed_ids),
+            "observedAt": list(report.observed_at),
+        },
+    }
+
+
+def digest(chain_id: int, oracle: str, report: SlotReport, commitment: int) -> bytes:
+    """The 32-byte EIP-712 digest (what `RiskOracle.reportDigest` returns)."""
+    m = encode_typed_data(full_message=typed_data(chain_id, oracle, report, commitment))
+    return keccak(b"\x19" + m.version + m.header + m.body)
+
+
+def sign_report(key: str, chain_id: int, oracle: str, report: SlotReport, commitment: int) -> bytes:
+    """65-byte (r, s, v) signature with low s, as RiskOracle requires."""
+    message = encode_typed_data(full_message=typed_data(chain_id, oracle, report, commitment))
+    return bytes(Account.sign_message(message, key).signature)
+
+
+def recover_signer(
+    chain_id: int, oracle: str, report: SlotReport, commitment: int, signature: bytes
+) -> str:
+    """The address that signed `report` (raises on a malformed signature)."""
+    message = encode_typed_data(full_message=typed_data(chain_id, oracle, report, commitment))
+    return Account.recover_message(message, signature=signature)
+
+
+# ---------------------------------------------------------------------------- bars on the wire
+
+
+def bars_to_json(series: PriceSeries) -> dict[str, Any]:
+    """Daily bars as JSON: ISO dates and floats (repr round-trips exactly)."""
+    out: dict[str, Any] = {"dates": [str(np.datetime64(d, "D")) for d in series.dates]}
+    for name in (*BAR_FIELDS, "volume"):
+        values = getattr(series, name)
+        out[name] = None if values is None else [float(v) for v in values]
+    return out
+
+
+def bars_from_json(name: str, data: Any) -> PriceSeries:
+    """The inverse of `bars_to_json`; ProposalError names what is wrong."""
+    if not isinstance(data, dict) or not isinstance(data.get("dates"), list):
+        raise ProposalError(f"{name}: bars must be an object with a 'dates' list")
+    n = len(data["dates"])
+    try:
+        dates = np.array(data["dates"], dtype="datetime64[D]")
+    except (TypeError, ValueError) as exc:
+        raise ProposalError(f"{name}: bad bar date: {exc}") from None
+
+    def column(field: str, required: bool) -> np.ndarray | None:
+        values = data.get(field)
+        if values is None and not required:
+            return None
+        if not isinstance(values, list) or len(values) != n:
+            raise ProposalError(f"{name}: bars.{field} must be a list of {n} numbers")
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            raise ProposalError(f"{name}: bars.{field} must hold numbers only")
+        return np.asarray(values, dtype=np.float64)
+
+    try:
+        return PriceSeries(
+            name=name,
+            dates=dates,
+            open=column("open", False),
+            high=column("high", False),
+            low=column("low", False),
+            close=column("close", True),  # type: ignore[arg-type]
+            volume=column("volume", False),
+        )
+    except DataValidationError as exc:
+        raise ProposalError(f"{name}: invalid bars: {exc}") from None
+
+
+def close_time(series: PriceSeries) -> int:
+    """Unix seconds at which the last daily bar closed (its date + 1 day, 00:00 UTC): the
+    oracle's `observedAt` for a forecast made on that bar."""
+    last = np.datetime64(series.dates[-1], "D") + np.timedelta64(1, "D")
+    return int(last.astype("datetime64[s]").astype(np.int64))
+
+
+# ---------------------------------------------------------------------------- the proposal
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One report as the transmitter proposes it: the signed fields plus the bars behind them.
+
+    `slots` names the feed of each slot (None: empty slot); `bars[k]` are the bars slot k's
+    features are computed from (None for an empty slot)."""
+
+    chain_id: int
+    oracle: str
+    report: SlotReport
+    commitment: int
+    slots: tuple[str | None, ...]
+    bars: tuple[dict[str, Any] | None, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id,
+            "oracle": self.oracle,
+            "config_version": self.report.config_version,
+            "commitment": str(self.commitment),
+            "slots": [
+                None if name is None else {"feed": name, "observed_at": t, "bars": bars}
+                for name, t, bars in zip(
+                    self.slots, self.report.observed_at, self.bars, strict=True
+                )
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Proposal:
+        if not isinstance(data, dict):
+            raise ProposalError("a proposal is a JSON object")
+        try:
+            chain_id = _uint(data["chain_id"], "chain_id", 2**256)
+            oracle = to_checksum_address(str(data["oracle"]))
+            version = _uint(data["config_version"], "config_version", 2**32)
+            commitment = _uint(int(str(data["commitment"])), "commitment", FIELD_MODULUS)
+            raw_slots = data["slots"]
+        except KeyError as exc:
+            raise ProposalError(f"proposal misses {exc.args[0]!r}") from None
+        except ValueError as exc:
+            raise ProposalError(f"proposal: {exc}") from None
+        if not isinstance(raw_slots, list) or not raw_slots:
+            raise ProposalError("proposal.slots must be a non-empty list")
+        names: list[str | None] = []
+        times: list[int] = []
+        bars: list[dict[str, Any] | None] = []
+        for k, slot in enumerate(raw_slots):
+            if slot is None:
+                names.append(None), times.append(0), bars.append(None)
+                continue
+            if not isinstance(slot, dict) or not isinstance(slot.get("feed"), str):
+                raise ProposalError(f"slots[{k}] must be null or {{feed, observed_at, bars}}")
+            names.append(slot["feed"])
+            times.append(_uint(slot.get("observed_at"), f"slots[{k}].observed_at", 2**32))
+            bars.append(slot.get("bars"))
+        report = SlotReport(
+            version,
+            tuple(EMPTY_SLOT if n is None else feed_id(n) for n in names),
+            tuple(times),
+        )
+        return cls(chain_id, oracle, report, commitment, tuple(names), tuple(bars))
+
+
+def _uint(value: Any, what: str, bound: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < bound:
+        raise ProposalError(f"{what} must be an integer in [0, {bound})")
+    return value
+
+
+def feature_matrix(series: Sequence[PriceSeries | None]) -> np.ndarray:
+    """The circuit's input: one row of `latest_features` per slot, zeros for an empty slot."""
+    rows = np.zeros((len(series), NUM_FEATURES), dtype=np.float64)
+    for k, s in enumerate(series):
+        if s is not None:
+            rows[k] = latest_features(s)
+    return rows
+
+
+def input_commitment(features: np.ndarray, input_scale: int) -> int:
+    """The proof's input instance for `features` (EZKL's Poseidon over the quantised rows)."""
+    return poseidon_fixed_point(features, input_scale)
+
+
+def build_proposal(
+    chain_id: int,
+    oracle: str,
+    config_version: int,
+    input_scale: int,
+    slots: Sequence[tuple[str, PriceSeries] | None],
+) -> tuple[Proposal, np.ndarray]:
+    """The proposal for `slots` (feed name and its recent bars, or None) and the feature matrix
+    the proof must be made on."""
+    series = [None if s is None else s[1] for s in slots]
+    features = feature_matrix(series)
+    names = tuple(None if s is None else s[0] for s in slots)
+    report = SlotReport(
+        config_version,
+        tuple(EMPTY_SLOT if n is None else feed_id(n) for n in names),
+        tuple(0 if s is None else close_time(s) for s in series),
+    )
+    proposal = Proposal(
+        chain_id,
+        to_checksum_address(oracle),
+        report,
+        input_commitment(features, input_scale),
+        names,
+        tuple(None if s is None else bars_to_json(s) for s in series),
+    )
+    return proposal, features

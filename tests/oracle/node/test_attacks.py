@@ -1,0 +1,85 @@
+"""A transmitter that tries to choose the published value, against real attesters, real EZKL
+proofs and RiskOracle on anvil. Each attack ends in the attesters' refusal or the oracle's
+custom error, and the feeds keep no value."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from circuits.pipeline import prove
+from models.data import load_ohlc_csv
+from oracle.attest.client import AttesterClient
+from oracle.attest.report import build_proposal, sign_report
+from oracle.chain.anvil import ANVIL_CHAIN_ID
+from oracle.chain.contracts import OracleRevert, submit_report
+from tests.oracle.node.conftest import FEEDS, Circuit, Deployment, onchain_rounds
+
+pytestmark = pytest.mark.slow
+
+
+def bars(d: Deployment, feed: str, end_offset: int = 0):
+    """The 24 bars ending `end_offset` bars before the latest (0: the honest, latest ones)."""
+    series = load_ohlc_csv(d.data_dir / f"{feed}.csv", calendar="daily")
+    end = len(series) - end_offset
+    return series.slice(end - 24, end)
+
+
+def proposal(d: Deployment, circuit: Circuit, slots):
+    return build_proposal(
+        ANVIL_CHAIN_ID, d.stack.oracle.address, 1, circuit.build.input_scale, slots
+    )
+
+
+def test_a_transmitter_cannot_choose_inputs_feeds_or_time(
+    deployment: Deployment, circuit: Circuit
+) -> None:
+    d = deployment
+    client = AttesterClient(d.attesters.urls, timeout=10)
+    threshold = 2
+
+    # 1. Cherry-picked history: real bars of both feeds, but from the calmest stretch 12 days ago.
+    picked, picked_features = proposal(d, circuit, [(f, bars(d, f, 12)) for f in FEEDS])
+    outcome = client.collect(picked, threshold, d.attesters.addresses)
+    assert not outcome.reached and outcome.signatures == ()
+    for reply in outcome.replies:
+        assert {r.code for r in reply.refusals} == {"StaleObservation"}
+        assert "my latest is" in reply.refusals[0].detail
+    picked_proof = prove(circuit.artifacts, picked_features, "attack-picked")
+    assert picked_proof.instances[0] == picked.commitment
+
+    # ... and one attester colluding with the transmitter signs it anyway: f signatures only.
+    colluder = d.attesters.keys[0]
+    one = [sign_report(colluder.reveal(), ANVIL_CHAIN_ID, d.stack.oracle.address, picked.report,
+                       picked.commitment)]  # fmt: skip
+    submit = (d.stack, picked.report, picked_proof.proof_bytes, picked_proof.instances)
+    with pytest.raises(OracleRevert) as err:
+        submit_report(*submit, one)
+    assert err.value.error == "NotEnoughSignatures"
+
+    # 2. The honest proposal gets threshold signatures ...
+    honest, features = proposal(d, circuit, [(f, bars(d, f)) for f in FEEDS])
+    outcome = client.collect(honest, threshold, d.attesters.addresses)
+    assert outcome.reached
+    sigs = list(outcome.signatures)
+    # ... which do not cover the cherry-picked proof, permuted feed ids, or a moved time.
+    signed = honest.report
+    moved = tuple(t - 80_000 for t in signed.observed_at)
+    attempts = {
+        "picked proof": (signed, picked_proof),
+        "permuted feeds": (replace(signed, feed_ids=signed.feed_ids[::-1]), None),
+        "moved time": (replace(signed, observed_at=moved), None),
+    }
+    honest_proof = prove(circuit.artifacts, np.asarray(features), "attack-honest")
+    for name, (report, proof) in attempts.items():
+        proof = proof or honest_proof
+        with pytest.raises(OracleRevert) as err:
+            submit_report(d.stack, report, proof.proof_bytes, proof.instances, sigs)
+        assert err.value.error == "UnknownSigner", name
+    assert onchain_rounds(d) == [0, 0]
+
+    # 3. What the attesters signed, proved on exactly those features, is accepted.
+    submit_report(d.stack, honest.report, honest_proof.proof_bytes, honest_proof.instances, sigs)
+    assert onchain_rounds(d) == [1, 1]
