@@ -26,6 +26,7 @@ from federated.privacy import gaussian_privacy_spent
 from federated.strategies import build_strategy
 from federated.task import (
     build_models,
+    combine_sums,
     get_trainable,
     normalisation_from_sums,
     normalisation_to_bytes,
@@ -70,8 +71,7 @@ def federated_normalisation(grid: Grid, nodes: list[int], cfg: FederatedConfig) 
     sums = [r.content["sums"] for r in replies if not r.has_error()]
     if len(sums) < cfg.min_nodes:
         raise FederationError(f"only {len(sums)} providers sent feature sums (min {cfg.min_nodes})")
-    total = {k: np.sum([s[k].numpy() for s in sums], axis=0) for k in sums[0]}
-    return normalisation_from_sums(total)
+    return normalisation_from_sums(combine_sums([{k: s[k].numpy() for k in s} for s in sums]))
 
 
 def _dp_record(cfg: FederatedConfig, rounds: int) -> dict[str, float | None]:

@@ -8,10 +8,14 @@ and split in time: the first `TRAIN_FRACTION` of days to train, the rest to eval
 Two models are trained together: `models.volatility.VolatilityModel` (QLIKE loss) and
 `models.risk.RiskModel` (1-day 99% VaR, pinball loss), with the losses those modules define.
 Only their trainable parameters travel; their input normalisation is set once from federated
-sums (`feature_sums` -> `normalisation_from_sums`), so no provider ever reveals a row of data.
-Feature mean/std and the volatility model's output map are exactly the pooled values; the risk
-model's starting VaR (its output shift) cannot come from sums exactly (a quantile), so it is the
-Gaussian 1% quantile of the pooled mean/std of returns.
+aggregates (`feature_sums` -> `combine_sums` -> `normalisation_from_sums`), so no provider ever
+reveals a row of data: sums, sums of squares and per-feature minimum and maximum. They are
+written by `NormalisedNet.set_statistics`, the same writer central fits use, so the federated
+model has the same clipped ranges as a central one. Feature mean/std/range and the volatility
+model's output map are exactly the pooled values; the risk model's starting VaR (its output
+shift) cannot come from sums exactly (a quantile), so it is the Gaussian 1% quantile of the
+pooled mean/std of returns. Local training uses each model's own weight decay
+(`WEIGHT_DECAY`, as its central fit does).
 """
 
 from __future__ import annotations
@@ -112,9 +116,20 @@ def feature_sums(data: ProviderData) -> dict[str, np.ndarray]:
         "count": np.array([len(x)], dtype=np.float64),
         "x_sum": x.sum(axis=0),
         "x_sumsq": (x**2).sum(axis=0),
+        "x_min": x.min(axis=0),
+        "x_max": x.max(axis=0),
         # logvol, logvol^2, realized variance exp(2 logvol), return, return^2
         "y_sums": np.array([y.sum(), (y**2).sum(), np.exp(2 * y).sum(), r.sum(), (r**2).sum()]),
     }
+
+
+# How each aggregate combines across providers (everything else is summed).
+_COMBINE = {"x_min": np.min, "x_max": np.max}
+
+
+def combine_sums(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Providers' `feature_sums` combined: sums added, minima and maxima taken."""
+    return {k: _COMBINE.get(k, np.sum)([np.asarray(p[k]) for p in parts], axis=0) for k in parts[0]}
 
 
 def normalisation_from_sums(sums: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -132,30 +147,44 @@ def normalisation_from_sums(sums: dict[str, np.ndarray]) -> dict[str, np.ndarray
     r_std = float(std(r_sum, r_sumsq))
     y_shift = np.array([0.5 * np.log(rv_sum / n), -(r_sum / n + Z_01 * r_std)])
     y_scale = np.array([float(std(y_sum, y_sumsq)), r_std])
-    return {"x_mean": x_mean, "x_std": x_std, "y_shift": y_shift, "y_scale": y_scale}
+    return {
+        "x_mean": x_mean,
+        "x_std": x_std,
+        "x_min": np.asarray(sums["x_min"], dtype=np.float64),
+        "x_max": np.asarray(sums["x_max"], dtype=np.float64),
+        "y_shift": y_shift,
+        "y_scale": y_scale,
+    }
+
+
+_NORM_FEATURE_KEYS = ("x_mean", "x_std", "x_min", "x_max")
 
 
 def normalisation_to_bytes(norm: dict[str, np.ndarray]) -> bytes:
     """Pack normalisation statistics for a ConfigRecord (float64, fixed order)."""
-    parts = [norm["x_mean"], norm["x_std"], norm["y_shift"], norm["y_scale"]]
+    parts = [*(norm[k] for k in _NORM_FEATURE_KEYS), norm["y_shift"], norm["y_scale"]]
     return np.concatenate([np.asarray(p, np.float64).reshape(-1) for p in parts]).tobytes()
 
 
 def normalisation_from_bytes(blob: bytes) -> dict[str, np.ndarray]:
     """Inverse of `normalisation_to_bytes`."""
     v = np.frombuffer(blob, dtype=np.float64).copy()
-    f = (len(v) - 4) // 2
-    return {"x_mean": v[:f], "x_std": v[f : 2 * f], "y_shift": v[-4:-2], "y_scale": v[-2:]}
+    f = (len(v) - 4) // len(_NORM_FEATURE_KEYS)
+    out = {k: v[i * f : (i + 1) * f] for i, k in enumerate(_NORM_FEATURE_KEYS)}
+    return out | {"y_shift": v[-4:-2], "y_scale": v[-2:]}
 
 
 def set_normalisation(models: nn.ModuleDict, norm: dict[str, np.ndarray]) -> None:
-    """Write pooled statistics into both models' normalisation buffers."""
-    with torch.no_grad():
-        for i, model in enumerate(models.values()):
-            model.x_shift.copy_(torch.as_tensor(norm["x_mean"], dtype=torch.float32))
-            model.x_scale.copy_(torch.as_tensor(1.0 / norm["x_std"], dtype=torch.float32))
-            model.y_shift.fill_(float(norm["y_shift"][i]))
-            model.y_scale.fill_(float(norm["y_scale"][i]))
+    """Write pooled statistics into both models (`NormalisedNet.set_statistics`)."""
+    for i, model in enumerate(models.values()):
+        model.set_statistics(
+            norm["x_mean"],
+            norm["x_std"],
+            norm["x_min"],
+            norm["x_max"],
+            float(norm["y_shift"][i]),
+            float(norm["y_scale"][i]),
+        )
 
 
 def trainable_names(models: nn.ModuleDict) -> list[str]:
@@ -181,8 +210,6 @@ def set_trainable(models: nn.ModuleDict, arrays: dict[str, np.ndarray]) -> None:
 
 # --- Local training and evaluation (the visible loop) ----------------------------------------
 
-WEIGHT_DECAY = 1e-4  # as in models.network.train_network
-
 
 def train_local(
     models: nn.ModuleDict, data: ProviderData, *, epochs: int, lr: float, seed: int
@@ -193,20 +220,30 @@ def train_local(
     weights the server sent. Fresh optimiser state each round (clients are stateless).
     """
     from models.network import continue_training
+    from models.risk import WEIGHT_DECAY as RISK_WEIGHT_DECAY
     from models.risk import var_pinball_loss
+    from models.volatility import WEIGHT_DECAY as VOLATILITY_WEIGHT_DECAY
     from models.volatility import qlike_logvol_loss
 
     torch.manual_seed(seed)
     x = torch.as_tensor(data.x_train)
     jobs = {
-        "volatility": (qlike_logvol_loss, torch.as_tensor(data.logvol_train).reshape(-1, 1)),
-        "risk": (var_pinball_loss, torch.as_tensor(data.ret_train).reshape(-1, 1)),
+        "volatility": (
+            qlike_logvol_loss,
+            torch.as_tensor(data.logvol_train).reshape(-1, 1),
+            VOLATILITY_WEIGHT_DECAY,
+        ),
+        "risk": (
+            var_pinball_loss,
+            torch.as_tensor(data.ret_train).reshape(-1, 1),
+            RISK_WEIGHT_DECAY,
+        ),
     }
     metrics = {}
     for name, model in models.items():
-        loss_fn, target = jobs[name]
+        loss_fn, target, weight_decay = jobs[name]
         metrics[f"train-loss-{name}"] = continue_training(
-            model, x, target, loss_fn, epochs=epochs, lr=lr, weight_decay=WEIGHT_DECAY
+            model, x, target, loss_fn, epochs=epochs, lr=lr, weight_decay=weight_decay
         )
     return metrics
 

@@ -4,15 +4,24 @@ The network maps raw features to the output in one graph, so its ONNX export (an
 contains everything from raw features to the number published on chain:
 
     z   = (x - x_shift) * x_scale                     # feature normalisation (buffers)
-    c   = z_lo + relu(z - z_lo) - relu(z - z_hi)      # z clipped to the training range
-    h   = skip(z) + out(relu(hidden(c)))              # linear (HAR-style) path + one ReLU layer
-    y   = h * y_scale + y_shift                       # output de-normalisation (buffers)
+    c   = clip(z, z_lo, z_hi)                         # z clipped to the training range
+    e   = clip(z, z_lo - M, z_hi + M)                 # ... widened by M for the linear path
+    h   = skip(e) + out(relu(hidden(c)))              # linear (HAR-style) path + one ReLU layer
+    y   = clip(h * y_scale + y_shift, y_lo, y_hi)     # output de-normalisation, clipped
+
+with clip(v, lo, hi) = lo + relu(v - lo) - relu(v - hi).
 
 Only Gemm/MatMul, Add, Sub, Mul and Relu: nothing EZKL has to approximate with lookups except
 ReLU. With ``hidden=0`` the network is purely linear (a HAR-style regression on all features).
 The clip keeps the nonlinear branch inside the range it was trained on, so on a day beyond all
 history (a -33 % oil day) the forecast extrapolates linearly instead of through arbitrary ReLU
-kinks; the linear path still sees the unclipped features.
+kinks. The linear path extrapolates only `EXTRAPOLATION` normalised units beyond the training
+extremes, and the output is clipped to `OUTPUT_SIGMAS` output scales around the baseline: the
+circuit itself bounds what any proof can carry, whatever features it is given (a corrupt 10x tick
+cannot prove an absurd number). All bounds are buffers, so they are part of the model hash.
+
+`set_statistics` is the one writer of the normalisation: central fits compute the statistics
+from their rows (`set_normalisation`), federated training from pooled sums (federated/task.py).
 """
 
 from __future__ import annotations
@@ -24,6 +33,13 @@ import torch
 from torch import nn
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+EXTRAPOLATION = 4.0  # normalised units the linear path may go beyond the training extremes
+OUTPUT_SIGMAS = 12.0  # output clip: y_shift +- this many y_scale
+
+
+def clip(v: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """`v` clipped to [lo, hi] with two ReLUs (no Clip op: EZKL proves ReLU exactly)."""
+    return lo + torch.relu(v - lo) - torch.relu(v - hi)
 
 
 class NormalisedNet(nn.Module):
@@ -39,6 +55,10 @@ class NormalisedNet(nn.Module):
         self.register_buffer("y_scale", torch.ones(1))
         self.register_buffer("z_lo", torch.full((n_features,), -4.0))
         self.register_buffer("z_hi", torch.full((n_features,), 4.0))
+        self.register_buffer("e_lo", torch.full((n_features,), -4.0 - EXTRAPOLATION))
+        self.register_buffer("e_hi", torch.full((n_features,), 4.0 + EXTRAPOLATION))
+        self.register_buffer("y_lo", torch.full((1,), -OUTPUT_SIGMAS))
+        self.register_buffer("y_hi", torch.full((1,), OUTPUT_SIGMAS))
         self.skip = nn.Linear(n_features, 1)
         if hidden > 0:
             self.hidden = nn.Linear(n_features, hidden)
@@ -46,30 +66,56 @@ class NormalisedNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = (x - self.x_shift) * self.x_scale
-        h = self.skip(z)
+        h = self.skip(clip(z, self.e_lo, self.e_hi))
         if self.hidden_size > 0:
-            c = self.z_lo + torch.relu(z - self.z_lo) - torch.relu(z - self.z_hi)
-            h = h + self.out(torch.relu(self.hidden(c)))
-        return h * self.y_scale + self.y_shift
+            h = h + self.out(torch.relu(self.hidden(clip(z, self.z_lo, self.z_hi))))
+        return clip(h * self.y_scale + self.y_shift, self.y_lo, self.y_hi)
 
     def config(self) -> dict:
         """Constructor arguments (what `models.persistence` stores next to the weights)."""
         return {"n_features": self.n_features, "hidden": self.hidden_size}
 
     def set_normalisation(self, X: np.ndarray, y_shift: float, y_scale: float) -> None:
-        """Store feature mean and 1/std, the normalised training range (all from the training
-        rows only) and the output affine map."""
+        """Feature mean and std, the normalised training range (all from the training rows
+        only) and the output affine map."""
         X = np.asarray(X, dtype=np.float64)
-        std = X.std(axis=0)
+        self.set_statistics(X.mean(axis=0), X.std(axis=0), X.min(axis=0), X.max(axis=0),
+                            y_shift, y_scale)  # fmt: skip
+
+    def set_statistics(
+        self,
+        x_mean: np.ndarray,
+        x_std: np.ndarray,
+        x_min: np.ndarray,
+        x_max: np.ndarray,
+        y_shift: float,
+        y_scale: float,
+    ) -> None:
+        """The one writer of every normalisation buffer (central and federated fits)."""
+        x_mean = np.asarray(x_mean, dtype=np.float64)
+        std = np.asarray(x_std, dtype=np.float64)
         std = np.where(std > 1e-8, std, 1.0)
-        z = (X - X.mean(axis=0)) / std
+        z_lo = (np.asarray(x_min, dtype=np.float64) - x_mean) / std
+        z_hi = (np.asarray(x_max, dtype=np.float64) - x_mean) / std
+
+        def put(buffer: torch.Tensor, values: np.ndarray | float) -> None:
+            buffer.copy_(
+                torch.as_tensor(
+                    np.array(np.broadcast_to(values, buffer.shape)), dtype=torch.float32
+                )
+            )
+
         with torch.no_grad():
-            self.x_shift.copy_(torch.as_tensor(X.mean(axis=0), dtype=torch.float32))
-            self.x_scale.copy_(torch.as_tensor(1.0 / std, dtype=torch.float32))
-            self.z_lo.copy_(torch.as_tensor(z.min(axis=0), dtype=torch.float32))
-            self.z_hi.copy_(torch.as_tensor(z.max(axis=0), dtype=torch.float32))
-            self.y_shift.fill_(float(y_shift))
-            self.y_scale.fill_(float(y_scale))
+            put(self.x_shift, x_mean)
+            put(self.x_scale, 1.0 / std)
+            put(self.z_lo, z_lo)
+            put(self.z_hi, z_hi)
+            put(self.e_lo, z_lo - EXTRAPOLATION)
+            put(self.e_hi, z_hi + EXTRAPOLATION)
+            put(self.y_shift, float(y_shift))
+            put(self.y_scale, float(y_scale))
+            put(self.y_lo, float(y_shift) - OUTPUT_SIGMAS * abs(float(y_scale)))
+            put(self.y_hi, float(y_shift) + OUTPUT_SIGMAS * abs(float(y_scale)))
 
     def num_parameters(self) -> int:
         """Trainable parameters (normalisation buffers not counted)."""

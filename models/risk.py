@@ -29,6 +29,7 @@ VAR_LEVEL = 0.99
 QUANTILE = 1.0 - VAR_LEVEL
 DEFAULT_HIDDEN = 8
 VAR_FLOOR = 0.05  # percent: the smallest VaR the model publishes
+WEIGHT_DECAY = 1e-4  # the risk model's L2 penalty (central and federated fits)
 
 
 class RiskModel(NormalisedNet):
@@ -69,7 +70,7 @@ def train_risk(
     epochs: int = 300,
     lr: float = 0.01,
     seed: int = 0,
-    weight_decay: float = 1e-4,
+    weight_decay: float = WEIGHT_DECAY,
     calibration_fraction: float = 0.2,
 ) -> RiskModel:
     """Fit VaR by quantile regression, then calibrate it on the most recent rows.

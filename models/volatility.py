@@ -33,6 +33,9 @@ def qlike_logvol_loss(pred_logvol: torch.Tensor, target_logvol: torch.Tensor) ->
     return (torch.exp(d) - d - 1.0).mean()
 
 
+WEIGHT_DECAY = 1e-2  # the volatility model's L2 penalty (central and federated fits)
+
+
 def mse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared error."""
     return ((pred - target) ** 2).mean()
@@ -46,7 +49,7 @@ def train_volatility(
     epochs: int = 300,
     lr: float = 0.003,
     seed: int = 0,
-    weight_decay: float = 1e-2,
+    weight_decay: float = WEIGHT_DECAY,
     loss: str = "qlike",
 ) -> VolatilityModel:
     """Set the normalisation from (X, y) and train on next-day log vol `y` (QLIKE or MSE)."""

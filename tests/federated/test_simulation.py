@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from federated.manifest import load_manifest, load_round_model
-from federated.task import build_models, feature_sums, load_provider, normalisation_from_sums
+from federated.task import (
+    build_models,
+    combine_sums,
+    feature_sums,
+    load_provider,
+    normalisation_from_sums,
+)
 from models.identity import model_hash_hex
 from models.oracle_model import OracleModel
 from tests.federated.conftest import PROVIDERS
@@ -51,8 +57,7 @@ def test_manifest_hash_is_the_model_identity_of_the_saved_weights(clean) -> None
 
 def test_normalisation_equals_the_pooled_statistics_without_pooling(clean) -> None:
     data = [load_provider(p) for p in PROVIDERS]
-    total = {k: sum(feature_sums(d)[k] for d in data) for k in feature_sums(data[0])}
-    from_sums = normalisation_from_sums(total)
+    from_sums = normalisation_from_sums(combine_sums([feature_sums(d) for d in data]))
     pooled_x = np.concatenate([d.x_train for d in data]).astype(np.float64)
     np.testing.assert_allclose(from_sums["x_mean"], pooled_x.mean(axis=0), rtol=1e-9)
     np.testing.assert_allclose(from_sums["x_std"], pooled_x.std(axis=0), rtol=1e-6)
@@ -66,6 +71,14 @@ def test_normalisation_equals_the_pooled_statistics_without_pooling(clean) -> No
     pooled_y = np.concatenate([d.logvol_train for d in data]).astype(np.float64)
     assert float(vol.y_shift) == pytest.approx(0.5 * np.log(np.exp(2 * pooled_y).mean()), rel=1e-5)
     assert float(vol.y_scale) == pytest.approx(pooled_y.std(), rel=1e-5)
+    # One normalisation path: a central fit on the pooled rows gets the very same buffers
+    # (clip ranges included), apart from the trained weights.
+    central = build_models()["volatility"]
+    central.set_normalisation(pooled_x, float(vol.y_shift), float(vol.y_scale))
+    for name, buffer in central.named_buffers():
+        np.testing.assert_allclose(
+            dict(vol.named_buffers())[name].numpy(), buffer.numpy(), rtol=1e-5, atol=1e-6
+        )
 
 
 def test_saved_models_are_plain_torch_state_dicts(clean) -> None:

@@ -144,3 +144,48 @@ def test_calibration_leaves_non_volatility_inputs_alone() -> None:
     b = RiskModel()
     train_risk(b, X[:240], r[:240], epochs=5, calibration_fraction=0.0)
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+def test_outputs_are_clipped_in_the_graph_whatever_the_features(sp500_train: Features) -> None:
+    """A corrupt 10x tick (and far worse inputs) cannot make either model output an absurd
+    number: the output is clipped to y_shift +- 12 y_scale inside the network (so inside the
+    circuit), and the linear path extrapolates at most 4 normalised units past the training
+    extremes. Ordinary days are untouched by the clip."""
+    from models.data import PriceSeries
+    from models.features import latest_features
+    from models.network import OUTPUT_SIGMAS
+
+    vol = fit_volatility(sp500_train, epochs=50)
+    risk = fit_risk(sp500_train, epochs=50)
+    series = load_bundled("sp500").slice(0, 1600)
+    spike = PriceSeries(
+        name="spike",
+        dates=series.dates,
+        open=series.open,
+        high=np.r_[series.high[:-1], series.close[-2] * 10],
+        low=series.low,
+        close=np.r_[series.close[:-1], series.close[-2] * 10],
+        volume=series.volume,
+    )
+    tick = latest_features(spike)[None, :]
+    absurd = np.full((1, NUM_FEATURES), 1e4, dtype=np.float32)
+    for model in (vol, risk):
+        lo, hi = float(model.y_lo), float(model.y_hi)
+        assert hi == pytest.approx(float(model.y_shift) + OUTPUT_SIGMAS * float(model.y_scale))
+        for x in (tick, absurd, -absurd):
+            assert lo - 1e-4 <= model.predict(x)[0] <= hi + 1e-4
+
+        # Without the clips the same network extrapolates far beyond them on these inputs.
+        def unclipped(x: np.ndarray, m=model) -> np.ndarray:
+            with torch.no_grad():
+                z = (torch.as_tensor(x) - m.x_shift) * m.x_scale
+                c = torch.minimum(torch.maximum(z, m.z_lo), m.z_hi)
+                h = m.skip(z) + m.out(torch.relu(m.hidden(c)))
+                return (h * m.y_scale + m.y_shift)[:, 0].double().numpy()
+
+        assert abs(unclipped(absurd)[0]) > hi
+        ordinary = sp500_train.X[-200:]
+        expected = unclipped(ordinary)
+        if isinstance(model, RiskModel):
+            expected = np.maximum(expected, float(model.var_floor))
+        np.testing.assert_allclose(model.predict(ordinary), expected, atol=1e-5)

@@ -4,8 +4,10 @@ Real Flower simulation, real EZKL circuit and proof, real anvil, real contracts,
 processes (one with a slightly different copy of the data) and the node.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from circuits.layout import InstanceLayout
@@ -44,3 +46,24 @@ def test_demo_publishes_every_feed_and_sets_a_margin(tmp_path: Path) -> None:
     md = write_report(report, settings.results)
     assert report.model_hash in md.read_text()
     assert (settings.results / "demo_qlike.png").stat().st_size > 0
+
+    # A corrupt 10x tick on the last bar: the circuit itself bounds what a proof can carry.
+    from circuits.artifacts import CircuitArtifacts
+    from circuits.pipeline import prove
+    from federated.manifest import load_round_model
+    from models.data import load_ohlc_csv
+    from models.features import latest_features
+    from models.risk import RiskModel
+
+    series = load_ohlc_csv(settings.workdir / "market" / f"{settings.feeds[0]}.csv")
+    spike = replace(
+        series,
+        high=np.r_[series.high[:-1], series.close[-2] * 10],
+        close=np.r_[series.close[:-1], series.close[-2] * 10],
+    )
+    rows = np.stack([latest_features(spike)] + [latest_features(series)] * (layout.num_feeds - 1))
+    proof = prove(CircuitArtifacts(settings.workdir / "circuit"), rows, "ten-x-tick")
+    risk = load_round_model(settings.workdir / "federated", 1, "risk", RiskModel())
+    proved_var = layout.float_outputs(proof.instances)[0][VAR_OUTPUT]
+    assert proved_var <= float(risk.y_hi) + 2**-layout.output_scale
+    assert proved_var == pytest.approx(float(risk.predict(rows[:1])[0]), abs=0.05)
