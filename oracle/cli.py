@@ -264,8 +264,26 @@ def bench_node(
     rounds: Annotated[int, typer.Option(help="Rounds to publish.")] = 3,
     out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
     workdir: Annotated[Path, typer.Option(help="Scratch directory.")] = Path("build/bench-node"),
+    soak: Annotated[
+        int, typer.Option(help="Instead: a node process through this many simulated days.")
+    ] = 0,
+    seed: Annotated[int, typer.Option(help="Soak: seed of the fault plan.")] = 0,
+    fault_rate: Annotated[float, typer.Option(help="Soak: share of days with a fault.")] = 0.4,
 ) -> None:
-    """Node rounds on anvil: witness + proof time, tick time, gas per report and per feed."""
+    """Node rounds on anvil: witness + proof time, tick time, gas per report and per feed;
+    with --soak DAYS, a real node process through DAYS simulated days with injected faults."""
+    if soak < 0 or not 0 <= fault_rate <= 1:
+        raise typer.BadParameter("--soak must be >= 0 and --fault-rate in [0, 1]")
+    if soak:
+        from oracle.node.soak import run_soak
+
+        report = run_soak(out, workdir / "soak", days=soak, feeds=feeds, seed=seed,
+                          fault_rate=fault_rate, progress=console.log)  # fmt: skip
+        console.print((out / "node_soak.md").read_text())
+        console.print(f"results in {out}/node_soak.{{md,json}} and node_soak_staleness.png")
+        if report.lost or report.duplicated:
+            raise typer.Exit(1)
+        return
     from oracle.node.benchmark import run_node_benchmark
 
     run_node_benchmark(out, workdir, feeds=feeds, rounds=rounds, progress=console.log)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from oracle.chain.anvil import free_loopback_port
 from oracle.node.keys import PASSWORD_ENV, SigningKey, write_keystore
-
-
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -86,7 +79,7 @@ class AttesterProcesses:
         env.pop("PROOFCAST_PRIVATE_KEY", None)
         try:
             for i, config in enumerate(self.configs):
-                port = free_port()
+                port = free_loopback_port()
                 log = (self.log_dir / f"attester-{i + 1}.log").open("wb")
                 cmd = [sys.executable, "-m", "oracle.cli", "attest", "serve", "-c", str(config)]
                 self.procs.append(

@@ -89,9 +89,9 @@ class BackgroundServer:
 
         import uvicorn
 
-        from oracle.attest.processes import free_port
+        from oracle.chain.anvil import free_loopback_port
 
-        self.port = port or free_port()
+        self.port = port or free_loopback_port()
         self.url = f"http://{host}:{self.port}"
         config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", ws="none")
         self.server = uvicorn.Server(config)

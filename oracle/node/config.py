@@ -75,6 +75,21 @@ class NodeConfig:
     calendar: str = "business"  # which days a gap check expects: "business" or "daily"
     attesters: tuple[str, ...] = ()  # attester endpoints (http://host:port)
     attest_timeout_seconds: float = 10.0
+    priority_fee_gwei: float = 1.0  # EIP-1559 tip of a first submission
+    max_fee_gwei: float = 500.0  # cap on maxFeePerGas, bumps included
+    fee_bump_blocks: int = 3  # replace a submission not mined within this many blocks
+    fee_bump_percent: float = 12.5  # raise both fee fields by at least this much (nodes: 10)
+    keep_rounds: int = 100  # proofs and journal bulk kept for the last N rounds (audit)
+    keep_journal_rows: int = 100_000  # journal rows kept (older finished rounds deleted)
+    clock: str = "system"  # "now" for schedules: "system", or "chain" (latest block time)
+
+    @property
+    def priority_fee_wei(self) -> int:
+        return int(self.priority_fee_gwei * 10**9)
+
+    @property
+    def max_fee_wei(self) -> int:
+        return int(self.max_fee_gwei * 10**9)
 
     def feed(self, name: str) -> FeedConfig:
         for feed in self.feeds:
@@ -103,6 +118,13 @@ _NODE_KEYS: dict[str, tuple[type, bool]] = {
     "gas_limit_margin": (float, False),
     "attesters": (list, False),
     "attest_timeout_seconds": (float, False),
+    "priority_fee_gwei": (float, False),
+    "max_fee_gwei": (float, False),
+    "fee_bump_blocks": (int, False),
+    "fee_bump_percent": (float, False),
+    "keep_rounds": (int, False),
+    "keep_journal_rows": (int, False),
+    "clock": (str, False),
 }
 _SOURCE_KEYS = {"kind": str, "directory": str, "calendar": str}
 _FEED_KEYS: dict[str, tuple[type, bool]] = {
@@ -217,6 +239,18 @@ def _build(path: Path, node_table: Any, source_table: Any, feed_tables: Any) -> 
     node["attesters"] = tuple(urls)
     if node.get("attest_timeout_seconds", 1.0) <= 0:
         raise ConfigError("node.attest_timeout_seconds: must be > 0")
+    if node.get("fee_bump_percent", 12.5) < 10:
+        raise ConfigError("node.fee_bump_percent: must be >= 10 (nodes refuse smaller bumps)")
+    if node.get("fee_bump_blocks", 3) < 1:
+        raise ConfigError("node.fee_bump_blocks: must be >= 1")
+    if node.get("max_fee_gwei", 500.0) <= node.get("priority_fee_gwei", 1.0):
+        raise ConfigError("node.max_fee_gwei: must be above node.priority_fee_gwei")
+    if node.get("keep_rounds", 100) < 1 or node.get("keep_journal_rows", 100_000) < node.get(
+        "keep_rounds", 100
+    ):
+        raise ConfigError("node.keep_rounds: must be >= 1 and <= node.keep_journal_rows")
+    if node.get("clock", "system") not in ("system", "chain"):
+        raise ConfigError(f"node.clock: {node['clock']!r} is not 'system' or 'chain'")
     if node.get("poll_seconds", 1.0) <= 0:
         raise ConfigError("node.poll_seconds: must be > 0")
     return NodeConfig(

@@ -54,6 +54,9 @@ CREATE TABLE IF NOT EXISTS rounds (
     nonce INTEGER,
     tx_hash TEXT,
     raw_tx TEXT,
+    fees TEXT,
+    replaced TEXT,
+    broadcast_block INTEGER,
     block_number INTEGER,
     gas_used INTEGER,
     error TEXT,
@@ -73,9 +76,17 @@ _JSON_COLUMNS = (
     "bars",
     "attestation",
     "instances",
+    "fees",
+    "replaced",
 )
 # Columns added after the first release: created on open when a journal predates them.
-_ADDED_COLUMNS = {"bars": "TEXT", "attestation": "TEXT"}
+_ADDED_COLUMNS = {
+    "bars": "TEXT",
+    "attestation": "TEXT",
+    "fees": "TEXT",
+    "replaced": "TEXT",
+    "broadcast_block": "INTEGER",
+}
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,9 @@ class Round:
     nonce: int | None
     tx_hash: str | None
     raw_tx: str | None
+    fees: list[int] | None  # [maxFeePerGas, maxPriorityFeePerGas] of the current tx (wei)
+    replaced: list[str] | None  # hashes of earlier transactions at the same nonce (fee bumps)
+    broadcast_block: int | None  # block number when the current tx was first broadcast
     block_number: int | None
     gas_used: int | None
     error: str | None
@@ -256,6 +270,27 @@ class Journal:
         rows = self._db.execute("SELECT * FROM rounds ORDER BY id DESC LIMIT ?", (limit,))
         for row in rows.fetchall():
             yield _to_round(row)
+
+    def prune(self, keep_rounds: int, keep_rows: int) -> int:
+        """Clear features, bars, proof and raw transaction of finished rounds older than the
+        last `keep_rounds`, and delete finished rounds older than the last `keep_rows`; returns
+        the rounds cleared. Unfinished rounds are never touched."""
+        done = tuple(sorted(TERMINAL))
+        old = "state IN (?, ?, ?) AND id <= (SELECT MAX(id) FROM rounds) - ?"
+        cleared = self._db.execute(
+            "UPDATE rounds SET bars = NULL, proof_hex = NULL, raw_tx = NULL, features = '[]' "
+            f"WHERE {old} AND (proof_hex IS NOT NULL OR raw_tx IS NOT NULL OR bars IS NOT NULL)",
+            (*done, keep_rounds),
+        ).rowcount
+        self._db.execute(f"DELETE FROM rounds WHERE {old}", (*done, keep_rows))
+        if cleared:  # give the space back: the WAL would otherwise only ever grow to its limit
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return int(cleared)
+
+    def size_bytes(self) -> int:
+        """Bytes the journal uses on disk (database and its WAL)."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        return sum(p.stat().st_size for p in (self.path, wal) if p.exists())
 
     def last_nonce(self) -> int | None:
         """Highest nonce of a transaction the node signed and journaled (any state)."""

@@ -5,14 +5,16 @@ features whose commitment threshold attesters signed, for exactly the feeds and 
 times they signed. One round at a time. Each step is journaled before the next begins, and
 `recover` finishes or abandons whatever a previous process left unfinished before anything new
 starts, so the node can be killed at any instant. Crash points for tests:
-PROOFCAST_CRASH_AT=after_attest|after_prove|after_sign|after_submit makes the process exit with
-status 137 right after that step.
+PROOFCAST_CRASH_AT=after_attest|after_prove|after_sign|after_submit|after_bump makes the process
+exit with status 137 right after that step.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -40,9 +42,14 @@ from oracle.node.retry import Backoff, with_retries
 from oracle.node.schedule import Decision, OnChainValue, decide
 from oracle.node.sources import MarketSource, Observation
 from oracle.node.transactions import (
+    Fees,
+    NonceUsed,
     Preflight,
+    Underpriced,
     broadcast,
+    bump_fees,
     estimate_gas,
+    initial_fees,
     receipt_or_none,
     replay_revert,
     sign,
@@ -92,7 +99,7 @@ class Node:
         metrics: Metrics | None = None,
         w3: Web3 | None = None,
         publisher: Publisher | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         attestors: AttesterClient | None = None,
     ) -> None:
         self.config = config
@@ -101,7 +108,8 @@ class Node:
         self.journal = journal
         self.metrics = metrics or Metrics()
         self.w3 = w3 or make_web3(config)
-        self.clock = clock
+        # "now" for schedules: the machine's clock, or the chain's (testnets, time-warped soaks)
+        self.clock = clock or (self._chain_time if config.clock == "chain" else time.time)
         self.stop_event = threading.Event()
         self.artifacts = CircuitArtifacts(config.circuit_dir)
         self.manifest = check_manifest(self.artifacts)  # ArtifactMismatchError on a bad set
@@ -149,6 +157,11 @@ class Node:
             self.backoff,
             on_retry=lambda: self.metrics.inc("proofcast_rpc_retries_total"),
             should_stop=self.stop_event.is_set,
+        )
+
+    def _chain_time(self) -> float:
+        return float(
+            self._rpc("eth_getBlockByNumber", lambda: self.w3.eth.get_block("latest"))["timestamp"]
         )
 
     def stop(self) -> None:
@@ -293,7 +306,7 @@ class Node:
     def finish(self, rnd: Round) -> Round:
         """Drive `rnd` from its current state to a terminal one."""
         if rnd.state in (J.OBSERVED, J.ATTESTED, J.PROVEN):
-            age = self.clock() - rnd.created_at
+            age = time.time() - rnd.created_at  # an operational timeout: wall time
             if age > self.config.max_round_age_seconds:
                 return self._end(
                     rnd, J.ABANDONED, error=f"round opened {age:.0f}s ago: too old to publish"
@@ -374,8 +387,8 @@ class Node:
                 J.ABANDONED,
                 error=f"proof commits to inputs {proof.instances[0]}, attesters signed {attested}",
             )
-        self.metrics.set("proofcast_proof_seconds", proof.prove_seconds)
-        self.metrics.inc("proofcast_proof_seconds_sum", proof.prove_seconds)
+        self.metrics.observe("proofcast_proof_seconds", proof.prove_seconds)
+        _release_memory()
         self.metrics.inc("proofcast_proofs_total")
         log.info("round %d proven in %.1fs", rnd.id, proof.prove_seconds)
         return self.journal.advance(
@@ -408,22 +421,66 @@ class Node:
         except Preflight as exc:
             return self._reverted(rnd, self.publisher.decode_error(exc.data), "preflight")
         nonce = self._next_nonce()
-        signed = self._rpc(
-            "sign",
-            lambda: sign(
-                self.w3,
-                self.key,
-                to,
-                data,
-                int(gas * self.config.gas_limit_margin),
-                nonce,
-                self.chain_id,
-            ),
+        fees = self._rpc(
+            "fees",
+            lambda: initial_fees(self.w3, self.config.priority_fee_wei, self.config.max_fee_wei),
         )
-        log.info("round %d signed: nonce %d, tx %s", rnd.id, signed.nonce, signed.tx_hash)
+        signed = sign(
+            self.key, to, data, int(gas * self.config.gas_limit_margin), nonce, self.chain_id, fees
+        )
+        log.info(
+            "round %d signed: nonce %d, tx %s (max fee %.2f gwei, tip %.2f gwei)",
+            rnd.id, signed.nonce, signed.tx_hash, fees.max_fee / 1e9, fees.tip / 1e9,
+        )  # fmt: skip
         return self.journal.advance(
-            rnd.id, J.SUBMITTED, nonce=signed.nonce, tx_hash=signed.tx_hash, raw_tx=signed.raw
+            rnd.id,
+            J.SUBMITTED,
+            nonce=signed.nonce,
+            tx_hash=signed.tx_hash,
+            raw_tx=signed.raw,
+            fees=fees.to_json(),
         )
+
+    def _bump(self, rnd: Round, why: str) -> Round | None:
+        """Replace the round's transaction at the same nonce with higher fees, journaled before
+        it is broadcast; None when the fee cap leaves no room (the round stays submitted)."""
+        assert rnd.raw_tx is not None and rnd.nonce is not None
+        signed_tx = _tx_fields(rnd.raw_tx)
+        old = Fees.from_json(rnd.fees) or Fees(
+            int(signed_tx["maxFeePerGas"]), int(signed_tx["maxPriorityFeePerGas"])
+        )
+        fees = self._rpc(
+            "fees",
+            lambda: bump_fees(self.w3, old, self.config.fee_bump_percent, self.config.max_fee_wei),
+        )
+        if fees is None:
+            log.error(
+                "round %d: %s, but max fee is at the cap (%.2f gwei): waiting for fees to fall",
+                rnd.id, why, self.config.max_fee_wei / 1e9,
+            )  # fmt: skip
+            self.metrics.inc("proofcast_errors_total", kind="fee_cap")
+            return None
+        gas = int(signed_tx["gas"])
+        signed = sign(
+            self.key, self.config.oracle_address, self._calldata(rnd), gas, rnd.nonce,
+            self.chain_id, fees,
+        )  # fmt: skip
+        log.warning(
+            "round %d: %s; replacing tx %s with %s (max fee %.2f -> %.2f gwei, tip %.2f gwei)",
+            rnd.id, why, rnd.tx_hash, signed.tx_hash, old.max_fee / 1e9, fees.max_fee / 1e9,
+            fees.tip / 1e9,
+        )  # fmt: skip
+        self.metrics.inc("proofcast_fee_bumps_total")
+        bumped = self.journal.update(
+            rnd.id,
+            tx_hash=signed.tx_hash,
+            raw_tx=signed.raw,
+            fees=fees.to_json(),
+            replaced=[*(rnd.replaced or []), rnd.tx_hash],
+            broadcast_block=None,
+        )
+        crash_point("after_bump")
+        return bumped
 
     def _next_nonce(self) -> int:
         """The account's pending nonce, checked against the journal (no gap, no reuse)."""
@@ -442,44 +499,77 @@ class Node:
                 )
         return int(pending)
 
+    def _receipt(self, rnd: Round) -> dict[str, Any] | None:
+        """The receipt of whichever of the round's transactions (current or replaced) is mined."""
+        for tx_hash in (rnd.tx_hash, *(rnd.replaced or [])):
+            receipt = receipt_or_none(self.w3, tx_hash)
+            if receipt is not None:
+                return receipt
+        return None
+
     def _confirm(self, rnd: Round) -> Round:
+        """Broadcast the round's transaction and wait for it; bump its fees when it is refused
+        as underpriced or not mined within `fee_bump_blocks` blocks. Returns the round still
+        `submitted` when the fee cap is reached (the next tick tries again: nothing is lost)."""
         assert rnd.tx_hash is not None and rnd.raw_tx is not None and rnd.nonce is not None
-        receipt = self._rpc(
-            "eth_getTransactionReceipt", lambda: receipt_or_none(self.w3, rnd.tx_hash)
-        )
-        if receipt is None:
-            mined_nonce = self._rpc(
-                "eth_getTransactionCount",
-                lambda: self.w3.eth.get_transaction_count(self.key.address, "latest"),
-            )
-            if mined_nonce > rnd.nonce:
-                # Our nonce was used by another transaction (e.g. the operator sent one by hand).
-                receipt = self._rpc("receipt", lambda: receipt_or_none(self.w3, rnd.tx_hash))
-                if receipt is None:
-                    return self._end(
-                        rnd, J.ABANDONED, error=f"nonce {rnd.nonce} used by another transaction"
-                    )
-        if receipt is None:
-            self._rpc("eth_sendRawTransaction", lambda: broadcast(self.w3, rnd.raw_tx, rnd.tx_hash))
+        deadline = time.monotonic() + self.config.confirm_timeout_seconds
+        while True:
+            receipt = self._rpc("eth_getTransactionReceipt", lambda r=rnd: self._receipt(r))
+            if receipt is not None:
+                return self._mined(rnd, receipt)
+            try:
+                self._rpc(
+                    "eth_sendRawTransaction", lambda r=rnd: broadcast(self.w3, r.raw_tx, r.tx_hash)
+                )
+            except Underpriced as exc:
+                bumped = self._bump(rnd, f"refused as underpriced ({exc})")
+                if bumped is None:
+                    return rnd
+                rnd = bumped
+                continue
+            except NonceUsed:
+                receipt = self._rpc("receipt", lambda r=rnd: self._receipt(r))
+                if receipt is not None:
+                    return self._mined(rnd, receipt)
+                return self._end(
+                    rnd, J.ABANDONED, error=f"nonce {rnd.nonce} used by another transaction"
+                )
             crash_point("after_submit")
-            log.info("round %d broadcast: tx %s", rnd.id, rnd.tx_hash)
-            receipt = self._rpc("wait for receipt", lambda: self._wait(rnd))
+            if rnd.broadcast_block is None:
+                block = self._rpc("eth_blockNumber", lambda: self.w3.eth.block_number)
+                rnd = self.journal.update(rnd.id, broadcast_block=int(block))
+                log.info("round %d broadcast: tx %s", rnd.id, rnd.tx_hash)
+            receipt = self._rpc("wait for receipt", lambda r=rnd: self._wait(r))
+            if receipt is not None:
+                return self._mined(rnd, receipt)
+            if self.stop_event.is_set():
+                return rnd
+            bumped = self._bump(rnd, f"not mined within {self.config.fee_bump_blocks} blocks")
+            if bumped is None:
+                if time.monotonic() > deadline:
+                    return rnd
+                continue
+            rnd = bumped
+
+    def _mined(self, rnd: Round, receipt: dict[str, Any]) -> Round:
+        mined = "0x" + bytes(receipt["transactionHash"]).hex()
+        if mined != rnd.tx_hash:  # an earlier transaction of the round (before a bump) was mined
+            rnd = self.journal.update(rnd.id, tx_hash=mined)
         if receipt["status"] == 1:
             gas = int(receipt["gasUsed"])
-            self.metrics.set("proofcast_gas_used", gas)
+            self.metrics.set("proofcast_submit_gas", gas)
             self.metrics.inc("proofcast_gas_used_total", gas)
             log.info(
                 "round %d confirmed in block %d (%d gas): %s",
                 rnd.id,
                 receipt["blockNumber"],
                 gas,
-                ", ".join(rnd.feeds),
+                ", ".join(rnd.due_feeds),
             )
-            done = self._end(
+            self.refresh_feed_metrics()  # before the round counts as confirmed in /metrics
+            return self._end(
                 rnd, J.CONFIRMED, block_number=int(receipt["blockNumber"]), gas_used=gas
             )
-            self.refresh_feed_metrics()
-            return done
         data = self._rpc(
             "replay revert",
             lambda: replay_revert(
@@ -498,13 +588,41 @@ class Node:
             gas_used=int(receipt["gasUsed"]),
         )
 
-    def _wait(self, rnd: Round) -> dict[str, Any]:
-        """Wait for the receipt; on timeout re-broadcast (idempotent) and let the retry loop
-        wait again."""
-        receipt = self.w3.eth.wait_for_transaction_receipt(
-            rnd.tx_hash, timeout=self.config.confirm_timeout_seconds, poll_latency=0.2
-        )
-        return dict(receipt)
+    def _wait(self, rnd: Round) -> dict[str, Any] | None:
+        """Poll for a receipt of any of the round's transactions until `fee_bump_blocks` blocks
+        passed since the broadcast or `confirm_timeout_seconds` elapsed; None if not mined."""
+        deadline = time.monotonic() + self.config.confirm_timeout_seconds
+        start = rnd.broadcast_block or 0
+        while True:
+            receipt = self._receipt(rnd)
+            if receipt is not None:
+                return receipt
+            if self.w3.eth.block_number >= start + self.config.fee_bump_blocks:
+                return None
+            if time.monotonic() > deadline or self.stop_event.is_set():
+                return None
+            time.sleep(0.2)
+
+    def _prune(self, newest: int) -> None:
+        """Retention: proof files and journal bulk of finished rounds older than the last
+        `keep_rounds` (round `newest` just finished); unfinished rounds are never touched."""
+        keep = self.config.keep_rounds
+        cleared = self.journal.prune(keep, self.config.keep_journal_rows)
+        unfinished = {r.id for r in self.journal.unfinished()}
+        proofs = self.artifacts.root / "proofs"
+        for d in proofs.glob("round-*") if proofs.is_dir() else []:
+            rid = d.name.removeprefix("round-")
+            if rid.isdigit() and int(rid) <= newest - keep and int(rid) not in unfinished:
+                shutil.rmtree(d, ignore_errors=True)
+        if cleared:
+            log.info("retention: cleared %d old rounds (keeping the last %d)", cleared, keep)
+        self.metrics.set("proofcast_disk_bytes", self.disk_bytes())
+
+    def disk_bytes(self) -> int:
+        """Bytes of the journal and the round proof files."""
+        proofs = self.artifacts.root / "proofs"
+        files = proofs.rglob("*") if proofs.is_dir() else []
+        return self.journal.size_bytes() + sum(f.stat().st_size for f in files if f.is_file())
 
     def _reverted(self, rnd: Round, error: str, where: str, **fields: Any) -> Round:
         log.error(
@@ -517,7 +635,29 @@ class Node:
         if state == J.ABANDONED:
             log.warning("round %d abandoned: %s", rnd.id, fields.get("error"))
         self.metrics.inc("proofcast_rounds_total", state=state)
-        return self.journal.advance(rnd.id, state, **fields)
+        done = self.journal.advance(rnd.id, state, **fields)
+        self._prune(rnd.id)
+        return done
+
+
+def _release_memory() -> None:
+    """Hand freed heap pages back to the OS after a proof (glibc keeps them otherwise, and a
+    long-running node's RSS would creep with every proof's buffers)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(name).malloc_trim(0)
+
+
+def _tx_fields(raw_tx: str) -> dict[str, Any]:
+    """Fields of a signed type-2 transaction (a replacement keeps its gas limit)."""
+    from eth_account.typed_transactions import TypedTransaction
+    from hexbytes import HexBytes
+
+    return dict(TypedTransaction.from_bytes(HexBytes(raw_tx)).as_dict())
 
 
 def _round_bars(rnd: Round) -> list[Any]:

@@ -4,6 +4,12 @@ The node signs locally (eth_account) instead of letting the RPC assign a nonce, 
 raw transaction and its hash are in the journal before any byte leaves the machine. After a
 crash the same raw transaction is re-broadcast (same nonce, same hash) or found mined: there is
 never a second transaction for a round and never a nonce gap.
+
+Fees are EIP-1559: `maxFeePerGas = 2 x next base fee + tip`, capped by the operator's maximum.
+A submission not mined within a few blocks, or refused as underpriced, is replaced at the same
+nonce with both fee fields raised by at least the usual minimum bump (`bump_fees`), never above
+the cap; the replacement is journaled before it is broadcast, and whichever of the
+transactions at that nonce is mined is the round's (only one can be).
 """
 
 from __future__ import annotations
@@ -14,9 +20,29 @@ from typing import Any
 from eth_account import Account
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    TransactionNotFound,
+    Web3RPCError,
+)
 
 from oracle.node.keys import SigningKey
+
+
+@dataclass(frozen=True)
+class Fees:
+    """EIP-1559 fee fields, in wei."""
+
+    max_fee: int
+    tip: int
+
+    def to_json(self) -> list[int]:
+        return [self.max_fee, self.tip]
+
+    @classmethod
+    def from_json(cls, data: list[int] | None) -> Fees | None:
+        return None if not data else cls(int(data[0]), int(data[1]))
 
 
 @dataclass(frozen=True)
@@ -26,6 +52,44 @@ class SignedTx:
     nonce: int
     tx_hash: str
     raw: str  # 0x-prefixed RLP
+    fees: Fees
+
+
+class Underpriced(Exception):
+    """The RPC refused the transaction for its fees (below the base fee, or a replacement
+    without the minimum bump)."""
+
+
+_UNDERPRICED = (
+    "max fee per gas less than block base fee",
+    "underpriced",
+    "fee too low",
+    "feecap too low",
+    "fee cap less than block base fee",
+)
+
+
+def next_base_fee(w3: Web3) -> int:
+    """The base fee of the next block (the pending block's)."""
+    block = w3.eth.get_block("pending")
+    return int(block.get("baseFeePerGas") or 0)
+
+
+def initial_fees(w3: Web3, tip: int, cap: int) -> Fees:
+    """2 x next base fee + tip, capped at `cap`."""
+    return Fees(min(2 * next_base_fee(w3) + tip, cap), min(tip, cap))
+
+
+def bump_fees(w3: Web3, old: Fees, percent: float, cap: int) -> Fees | None:
+    """Replacement fees: both fields up by at least `percent` (nodes require about 10 %) and
+    at least enough for the next base fee; None when the cap leaves no room for a valid bump."""
+    factor = 1.0 + percent / 100.0
+    tip = max(int(old.tip * factor) + 1, old.tip + 1)
+    max_fee = max(int(old.max_fee * factor) + 1, 2 * next_base_fee(w3) + tip)
+    max_fee = min(max_fee, cap)
+    if max_fee < int(old.max_fee * factor) or tip > max_fee:
+        return None
+    return Fees(max_fee, tip)
 
 
 class Preflight(Exception):
@@ -57,40 +121,44 @@ def estimate_gas(w3: Web3, sender: str, to: str, data: bytes) -> int:
 
 
 def sign(
-    w3: Web3, key: SigningKey, to: str, data: bytes, gas: int, nonce: int, chain_id: int
+    key: SigningKey, to: str, data: bytes, gas: int, nonce: int, chain_id: int, fees: Fees
 ) -> SignedTx:
-    """Sign an EIP-1559 transaction at `nonce` (fees from the node's current base fee)."""
-    block = w3.eth.get_block("latest")
-    tip = w3.to_wei(1, "gwei")
-    base = int(block.get("baseFeePerGas") or 0)
+    """Sign an EIP-1559 transaction at `nonce` with `fees`."""
     tx: dict[str, Any] = {
         "chainId": chain_id,
         "nonce": nonce,
         "to": to,
         "data": HexBytes(data),
         "gas": gas,
-        "maxPriorityFeePerGas": tip,
-        "maxFeePerGas": 2 * base + tip,
+        "maxPriorityFeePerGas": fees.tip,
+        "maxFeePerGas": fees.max_fee,
         "value": 0,
         "type": 2,
     }
     signed = Account.sign_transaction(tx, key.reveal())
     return SignedTx(
-        nonce, "0x" + bytes(signed.hash).hex(), "0x" + bytes(signed.raw_transaction).hex()
+        nonce, "0x" + bytes(signed.hash).hex(), "0x" + bytes(signed.raw_transaction).hex(), fees
     )
 
 
 def broadcast(w3: Web3, raw: str, tx_hash: str) -> None:
-    """Send `raw`; a node that already has it (re-broadcast after a crash) is fine."""
+    """Send `raw`; a node that already has it (re-broadcast after a crash) is fine. Raises
+    Underpriced when the RPC refuses it for its fees, NonceUsed when its nonce is taken."""
     try:
         w3.eth.send_raw_transaction(HexBytes(raw))
-    except ValueError as exc:  # JSON-RPC error answers
+    except (Web3RPCError, ValueError) as exc:  # JSON-RPC error answers
         text = str(exc).lower()
         if "already known" in text or "already imported" in text:
             return
-        if "nonce too low" in text and receipt_or_none(w3, tx_hash) is not None:
-            return  # our own transaction was mined already
+        if any(marker in text for marker in _UNDERPRICED):
+            raise Underpriced(str(exc)) from exc
+        if "nonce too low" in text:
+            raise NonceUsed(str(exc)) from exc
         raise
+
+
+class NonceUsed(Exception):
+    """The transaction's nonce was already used (by one of ours, or another transaction)."""
 
 
 def receipt_or_none(w3: Web3, tx_hash: str) -> dict[str, Any] | None:

@@ -52,7 +52,7 @@ def test_node_serves_metrics_and_stops_cleanly_on_sigterm(deployment: Deployment
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err[-2000:]
-    assert "proofcast_proof_seconds " in metrics and "proofcast_gas_used " in metrics
+    assert "proofcast_proof_seconds_count 1.0" in metrics and "proofcast_submit_gas " in metrics
     assert 'proofcast_feed_staleness_seconds{feed="ETH-USD"}' in metrics
     records = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     messages = [r["msg"] for r in records]

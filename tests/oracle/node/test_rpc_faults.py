@@ -12,13 +12,13 @@ import pytest
 from oracle.node import journal as J
 from oracle.node.config import load_config, with_overrides
 from oracle.node.errors import RpcUnavailable
+from oracle.node.faults import DOWN, STALL, UP, FaultyProxy
 from oracle.node.journal import Journal
 from oracle.node.keys import SigningKey
 from oracle.node.retry import Backoff, with_retries
 from oracle.node.runner import Node, TickResult, make_web3
 from oracle.node.sources import CsvDirectorySource
 from tests.oracle.node.conftest import Deployment, onchain_rounds
-from tests.oracle.node.proxy import DOWN, STALL, UP, FaultyProxy
 
 pytestmark = pytest.mark.slow
 

@@ -55,7 +55,7 @@ def test_publishes_every_feed_once_per_observation(deployment: Deployment) -> No
     assert [r.nonce for r in node.journal.rounds(J.CONFIRMED)] == [0, 1]
     assert node.w3.eth.get_transaction_count(deployment.address) == 2
     assert node.metrics.get("proofcast_rounds_total", state="confirmed") == 2
-    assert node.metrics.get("proofcast_gas_used") > 0
+    assert node.metrics.get("proofcast_submit_gas") > 0
 
 
 def test_not_due_within_heartbeat_and_threshold(deployment: Deployment) -> None:

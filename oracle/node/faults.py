@@ -1,5 +1,5 @@
-"""A TCP proxy in front of anvil that the tests switch between up, down and stalled: a real
-network fault for the node's HTTP client, without losing the chain's state."""
+"""A TCP proxy in front of anvil that the tests and the soak benchmark switch between up, down
+and stalled: a real network fault for the node's HTTP client, without losing the chain's state."""
 
 from __future__ import annotations
 
