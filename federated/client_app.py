@@ -83,7 +83,12 @@ def _train(
     set_normalisation(models, normalisation_from_bytes(norm))
     set_trainable(models, arrays)
     metrics = train_local(
-        models, data, epochs=cfg.local_epochs, lr=cfg.learning_rate, seed=cfg.seed + server_round
+        models,
+        data,
+        epochs=cfg.local_epochs,
+        lr=cfg.learning_rate,
+        seed=cfg.seed + server_round,
+        optimizer=cfg.local_optimizer,
     )
     new = _attack(cfg, context, arrays, get_trainable(models))
     return new, data.num_train, metrics, spec

@@ -29,6 +29,11 @@ class FederatedConfig:
     num_server_rounds: int = 5
     local_epochs: int = 30
     learning_rate: float = 0.01
+    # > 0: FedOpt -- clients take `local-epochs` plain full-batch SGD steps at `learning-rate`
+    # (1 step at 1.0 is FedSGD: the update is minus the gradient) and the server applies Adam
+    # with this learning rate to the aggregated update. 0: the aggregate is the new model.
+    server_lr: float = 0.0
+    evaluate_every: int = 1  # rounds between federated evaluations (the last one always)
     seed: int = 0
     providers: str = DEFAULT_PROVIDERS
     aggregation: str = "fedavg"
@@ -86,6 +91,15 @@ class FederatedConfig:
             )
         if self.min_nodes < 1:
             raise ConfigError("min-nodes must be >= 1")
+        if self.server_lr < 0 or self.evaluate_every < 1:
+            raise ConfigError("server-lr must be >= 0 and evaluate-every >= 1")
+        if self.server_lr > 0 and self.secagg:
+            raise ConfigError("server-lr (FedOpt) is not wired into the SecAgg+ workflow")
+
+    @property
+    def local_optimizer(self) -> str:
+        """ "sgd" under a server optimizer (FedOpt), else "adam"."""
+        return "sgd" if self.server_lr > 0 else "adam"
 
     @property
     def provider_specs(self) -> list[str]:

@@ -23,7 +23,7 @@ from flwr.serverapp import Grid, ServerApp
 from federated.config import FederatedConfig
 from federated.manifest import RoundManifest, save_round, write_run_summary
 from federated.privacy import gaussian_privacy_spent
-from federated.strategies import build_strategy
+from federated.strategies import ServerAdam, build_strategy
 from federated.task import (
     build_models,
     combine_sums,
@@ -102,6 +102,7 @@ def run_federated(grid: Grid, context: Context, cfg: FederatedConfig) -> list[Ro
         return run_secagg(grid, context, cfg, models, norm_bytes)
 
     strategy = build_strategy(cfg, len(nodes))
+    server_opt = ServerAdam(cfg.server_lr) if cfg.server_lr > 0 else None
     arrays = ArrayRecord({k: Array(np.asarray(v)) for k, v in get_trainable(models).items()})
     manifests: list[RoundManifest] = []
     for rnd in range(1, cfg.num_server_rounds + 1):
@@ -118,20 +119,27 @@ def run_federated(grid: Grid, context: Context, cfg: FederatedConfig) -> list[Ro
                 log.warning("round %d: node %d failed: %s", rnd, r.metadata.src_node_id, r.error)
         if len(ok) >= cfg.min_nodes:
             new_arrays, _ = strategy.aggregate_train(rnd, ok)
-            if new_arrays is not None:
+            if new_arrays is not None and server_opt is not None:
+                current = {k: v.numpy() for k, v in arrays.items()}
+                stepped = server_opt.step(current, {k: v.numpy() for k, v in new_arrays.items()})
+                arrays = ArrayRecord({k: Array(v) for k, v in stepped.items()})
+            elif new_arrays is not None:
                 arrays = new_arrays
         else:
             log.warning(
                 "round %d: %d replies < min-nodes %d: model kept", rnd, len(ok), cfg.min_nodes
             )
-        eval_cfg = ConfigRecord({"norm": norm_bytes})
-        eval_replies = list(
-            grid.send_and_receive(
-                strategy.configure_evaluate(rnd, arrays, eval_cfg, grid), timeout=cfg.round_timeout
+        metrics = None
+        if rnd % cfg.evaluate_every == 0 or rnd == cfg.num_server_rounds:
+            eval_cfg = ConfigRecord({"norm": norm_bytes})
+            eval_replies = list(
+                grid.send_and_receive(
+                    strategy.configure_evaluate(rnd, arrays, eval_cfg, grid),
+                    timeout=cfg.round_timeout,
+                )
             )
-        )
-        eval_ok = [r for r in eval_replies if not r.has_error()]
-        metrics = strategy.aggregate_evaluate(rnd, eval_ok) if eval_ok else None
+            eval_ok = [r for r in eval_replies if not r.has_error()]
+            metrics = strategy.aggregate_evaluate(rnd, eval_ok) if eval_ok else None
         seconds = time.perf_counter() - t0  # train + aggregate + evaluate, not saving
         set_trainable(models, {k: v.numpy() for k, v in arrays.items()})
         participants = [
@@ -147,7 +155,7 @@ def run_federated(grid: Grid, context: Context, cfg: FederatedConfig) -> list[Ro
                 models,
                 participants=participants,
                 failures=len(replies) - len(ok),
-                aggregation=cfg.aggregation,
+                aggregation=cfg.aggregation + ("+server-adam" if server_opt else ""),
                 secagg=False,
                 dp=_dp_record(cfg, rnd),
                 metrics=dict(metrics or {}),

@@ -212,9 +212,16 @@ def set_trainable(models: nn.ModuleDict, arrays: dict[str, np.ndarray]) -> None:
 
 
 def train_local(
-    models: nn.ModuleDict, data: ProviderData, *, epochs: int, lr: float, seed: int
+    models: nn.ModuleDict,
+    data: ProviderData,
+    *,
+    epochs: int,
+    lr: float,
+    seed: int,
+    optimizer: str = "adam",
 ) -> dict[str, float]:
-    """`epochs` full-batch Adam steps on this provider's rows, starting from the global weights.
+    """`epochs` full-batch Adam (or SGD, under a server optimizer) steps on this provider's rows,
+    starting from the global weights.
 
     Unlike `models.network.train_network` this does not re-initialise: it continues from the
     weights the server sent. Fresh optimiser state each round (clients are stateless).
@@ -243,7 +250,14 @@ def train_local(
     for name, model in models.items():
         loss_fn, target, weight_decay = jobs[name]
         metrics[f"train-loss-{name}"] = continue_training(
-            model, x, target, loss_fn, epochs=epochs, lr=lr, weight_decay=weight_decay
+            model,
+            x,
+            target,
+            loss_fn,
+            epochs=epochs,
+            lr=lr,
+            weight_decay=weight_decay,
+            optimizer=optimizer,
         )
     return metrics
 

@@ -172,8 +172,10 @@ def continue_training(
     epochs: int,
     lr: float,
     weight_decay: float,
+    optimizer: str = "adam",
 ) -> float:
-    """`epochs` full-batch Adam steps from the model's current weights; returns the last loss.
+    """`epochs` full-batch Adam (or plain SGD) steps from the model's current weights; returns
+    the last loss.
 
     The one training loop: `train_network` runs it after initialising, a federated client runs
     it from the global weights. Runs on one intra-op thread: for a network this small, thread
@@ -185,7 +187,8 @@ def continue_training(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        optimizers = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+        opt = optimizers[optimizer](model.parameters(), lr=lr, weight_decay=weight_decay)
         model.train()
         loss = torch.zeros(())
         for _ in range(epochs):

@@ -72,7 +72,7 @@ def demo(
     results: Annotated[Path, typer.Option(help="Where the report is written.")] = Path("results"),
     rpc_url: RpcUrlOpt = None,
     srs: SrsOpt = None,
-    rounds: Annotated[int, typer.Option(help="Federated rounds.")] = 5,
+    rounds: Annotated[int, typer.Option(help="Federated rounds (FedSGD + server Adam).")] = 100,
 ) -> None:
     """The whole system from nothing: federated training on bundled data, circuit, local chain,
     contracts, model registration, one proven batch update of every feed, a consumer margin."""

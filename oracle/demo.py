@@ -86,8 +86,14 @@ class DemoSettings:
     rpc_url: str | None = None
     private_key: str = ANVIL_DEV_KEY
     srs: Path | None = None
-    rounds: int = 5
-    local_epochs: int = 30
+    # FedSGD with a server-side Adam (FedOpt): each provider returns one full-batch gradient
+    # step, the server runs Adam on their mean. It reaches the model a central fit on all
+    # providers' rows would give; FedAvg's 30 local epochs drift apart on assets this different.
+    rounds: int = 100
+    local_epochs: int = 1
+    learning_rate: float = 1.0
+    server_lr: float = 0.01
+    evaluate_every: int = 25
     seed: int = 0
     dp_noise_multiplier: float = 0.0
     aggregation: str = "fedavg"
@@ -163,6 +169,9 @@ def train_federated(settings: DemoSettings) -> tuple[OracleModel, Any]:
             "num-server-rounds": settings.rounds,
             "providers": ",".join(settings.providers),
             "local-epochs": settings.local_epochs,
+            "learning-rate": settings.learning_rate,
+            "server-lr": settings.server_lr,
+            "evaluate-every": settings.evaluate_every,
             "seed": settings.seed,
             "aggregation": settings.aggregation,
             "dp-noise-multiplier": settings.dp_noise_multiplier,
