@@ -20,7 +20,6 @@ file = "SPX.csv"
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 from web3 import Web3
 
 from oracle.attest.checks import CheckPolicy
-from oracle.node.config import FeedConfig, _check_table
+from oracle.node.config import FeedConfig, _check_table, read_toml
 from oracle.node.errors import ConfigError
 
 _ATTESTER_KEYS: dict[str, tuple[type, bool]] = {
@@ -61,17 +60,7 @@ class AttesterConfig:
 
 def load_attester_config(path: Path, port: int | None = None) -> AttesterConfig:
     """Read and validate `path`; ConfigError names the key or file."""
-    if not path.is_file():
-        raise ConfigError(f"attester config file {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
-    unknown = sorted(set(data) - {"attester", "source", "feeds"})
-    if unknown:
-        raise ConfigError(
-            f"{path}: unknown section [{unknown[0]}] (known: attester, source, feeds)"
-        )
+    data = read_toml(path, ("attester", "source", "feeds"), "attester config")
     base = path.resolve().parent
     a = _check_table("attester", data.get("attester", {}), _ATTESTER_KEYS)
     source = _check_table("source", data.get("source", {}), _SOURCE_KEYS)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from circuits.artifacts import CircuitArtifacts
-from circuits.pipeline import build_circuit
+from circuits.pipeline import CircuitBuild, build_circuit
 from models.data import load_bundled
 from models.features import NUM_FEATURES, build_features
 from models.identity import model_hash
@@ -60,14 +60,28 @@ def bench_model(seed: int = 0) -> torch.nn.Module:
     return make_placeholder_model(seed, num_features=NUM_FEATURES, hidden=8)
 
 
+def bar_line(series, i: int) -> str:
+    """Bar `i` of `series` as a `date,open,high,low,close,volume` CSV line."""
+    volume = 0 if series.volume is None else series.volume[i]
+    s = series
+    return f"{s.dates[i]},{s.open[i]},{s.high[i]},{s.low[i]},{s.close[i]},{volume}\n"
+
+
 def _write_bars(path: Path, series, stop: int) -> None:
-    lines = ["date,open,high,low,close,volume"]
-    for i in range(max(0, stop - 60), stop):
-        lines.append(
-            f"{series.dates[i]},{series.open[i]},{series.high[i]},{series.low[i]},"
-            f"{series.close[i]},{series.volume[i] if series.volume is not None else 0}"
-        )
-    path.write_text("\n".join(lines) + "\n")
+    lines = "".join(bar_line(series, i) for i in range(max(0, stop - 60), stop))
+    path.write_text("date,open,high,low,close,volume\n" + lines)
+
+
+def build_bench_circuit(
+    workdir: Path, names: list[str] | tuple[str, ...], progress: Callable[[str], None]
+) -> tuple[torch.nn.Module, CircuitBuild]:
+    """`bench_model()` compiled for K = len(names) feeds, calibrated on the bundled series."""
+    calibration = np.concatenate([build_features(load_bundled(n)).X[-500:] for n in names])
+    calib = torch.tensor(calibration, dtype=torch.float32)
+    model = bench_model()
+    progress(f"building the K={len(names)} circuit")
+    build = build_circuit(model, calib[: len(names)], calib, CircuitArtifacts(workdir / "circuit"))
+    return model, build
 
 
 def run_node_benchmark(
@@ -83,12 +97,8 @@ def run_node_benchmark(
     workdir.mkdir(parents=True, exist_ok=True)
     data = workdir / "data"
     data.mkdir(exist_ok=True)
-    calibration = np.concatenate([build_features(s).X[-500:] for s in series])
-    calib = torch.tensor(calibration, dtype=torch.float32)
-    artifacts = CircuitArtifacts(workdir / "circuit")
-    model = bench_model()
-    progress(f"building the K={feeds} circuit")
-    build = build_circuit(model, calib[:feeds], calib, artifacts)
+    model, build = build_bench_circuit(workdir, names, progress)
+    artifacts = build.artifacts
     journal_path = workdir / "journal.sqlite"
     journal_path.unlink(missing_ok=True)
     rows: list[RoundRow] = []

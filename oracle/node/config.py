@@ -175,19 +175,27 @@ def env_overrides(env: dict[str, str] | None = None) -> dict[str, str]:
     return {k: env[ENV_PREFIX + k.upper()] for k in _NODE_KEYS if ENV_PREFIX + k.upper() in env}
 
 
-def load_config(
-    path: Path, flags: dict[str, Any] | None = None, env: dict[str, str] | None = None
-) -> NodeConfig:
-    """Read `path`, apply environment then flag overrides (None flags ignored), validate."""
+def read_toml(path: Path, sections: tuple[str, ...], what: str = "config") -> dict[str, Any]:
+    """The TOML file at `path` with only the known top-level `sections` (ConfigError naming the
+    file otherwise): the node's and the attesters' configs share it."""
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+        raise ConfigError(f"{what} file {path} does not exist")
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
-    unknown = sorted(set(data) - {"node", "source", "feeds"})
+    unknown = sorted(set(data) - set(sections))
     if unknown:
-        raise ConfigError(f"{path}: unknown section [{unknown[0]}] (known: node, source, feeds)")
+        known = ", ".join(sections)
+        raise ConfigError(f"{path}: unknown section [{unknown[0]}] (known: {known})")
+    return data
+
+
+def load_config(
+    path: Path, flags: dict[str, Any] | None = None, env: dict[str, str] | None = None
+) -> NodeConfig:
+    """Read `path`, apply environment then flag overrides (None flags ignored), validate."""
+    data = read_toml(path, ("node", "source", "feeds"))
     node_table = dict(data.get("node", {}))
     node_table |= env_overrides(env)
     node_table |= {k: v for k, v in (flags or {}).items() if v is not None}

@@ -33,16 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from eth_account import Account
 
-from circuits.artifacts import CircuitArtifacts
-from circuits.pipeline import build_circuit
 from models.data import PriceSeries, load_bundled
-from models.features import build_features
 from models.identity import model_hash
 from oracle.attest.checks import CheckPolicy
 from oracle.attest.local import LocalAttesters, attester_keys
+from oracle.attest.report import close_time as bar_close_time
 from oracle.chain.anvil import ANVIL_CHAIN_ID, ANVIL_DEV_KEY, AnvilNode
 from oracle.chain.client import connect
 from oracle.chain.contracts import (
@@ -56,7 +53,7 @@ from oracle.chain.contracts import (
     send,
 )
 from oracle.chain.verifier import deploy_verifier
-from oracle.node.benchmark import BENCH_SERIES, bench_model
+from oracle.node.benchmark import BENCH_SERIES, bar_line, build_bench_circuit
 from oracle.node.faults import DOWN, STALL, UP, FaultyProxy
 
 FAULTS = ("rpc_down", "rpc_stall", "kill", "fee_spike", "revert", "corrupt_bar")
@@ -122,13 +119,9 @@ def redated(series: PriceSeries, start: np.datetime64, n: int) -> PriceSeries:
     return PriceSeries(cut.name, dates, cut.open, cut.high, cut.low, cut.close, cut.volume)
 
 
-def bar_line(s: PriceSeries, i: int) -> str:
-    volume = 0 if s.volume is None else s.volume[i]
-    return f"{s.dates[i]},{s.open[i]},{s.high[i]},{s.low[i]},{s.close[i]},{volume}\n"
-
-
 def close_time(s: PriceSeries, i: int) -> int:
-    return int((s.dates[i] + np.timedelta64(1, "D")).astype("datetime64[s]").astype(np.int64))
+    """Close time of bar `i` (the oracle's observedAt for a forecast on it)."""
+    return bar_close_time(s.slice(i, i + 1))
 
 
 def plan_faults(days: int, seed: int, rate: float) -> list[str]:
@@ -260,12 +253,8 @@ def run_soak(
     for s, n in zip(series, names, strict=True):
         header = "date,open,high,low,close,volume\n"
         (data / f"{n}.csv").write_text(header + "".join(bar_line(s, i) for i in range(HISTORY)))
-    calibration = np.concatenate([build_features(load_bundled(n)).X[-500:] for n in names])
-    calib = torch.tensor(calibration, dtype=torch.float32)
-    artifacts = CircuitArtifacts(workdir / "circuit")
-    model = bench_model()
-    progress(f"soak: building the K={feeds} circuit")
-    build = build_circuit(model, calib[:feeds], calib, artifacts)
+    model, build = build_bench_circuit(workdir, names, progress)
+    artifacts = build.artifacts
     journal = workdir / "journal.sqlite"
     for stale in (journal, journal.with_name(journal.name + "-wal")):
         stale.unlink(missing_ok=True)
@@ -475,8 +464,9 @@ def summarise(
             staleness[n] += [(float(prev), 0.0), (float(acc), gap)]
             if not any(day0 < d < day1 for d in excused_days[n]):
                 unexcused_gaps.append(gap)
-    proofs = [r["prove_seconds"] for r in journal_rounds(journal) if r["prove_seconds"]]
-    bumps = sum(len(json.loads(r["replaced"] or "[]")) for r in journal_rounds(journal))
+    rounds = journal_rounds(journal)
+    proofs = [r["prove_seconds"] for r in rounds if r["prove_seconds"]]
+    bumps = sum(len(json.loads(r["replaced"] or "[]")) for r in rounds)
     # RSS: the longest stretch of days served by one node process.
     segments: dict[int, list[SoakDay]] = {}
     for d in log:
