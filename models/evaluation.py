@@ -219,3 +219,38 @@ def evaluate(fc: RollingForecasts, reference: str = "garch") -> dict:
             "mean_var": float(np.mean(v)),
         }
     return {"volatility": vol, "var": var}
+
+
+# --- one train/test cut -----------------------------------------------------------------------
+
+
+def holdout_baselines(series: PriceSeries, cut: int) -> RollingForecasts:
+    """HAR-RV, GARCH(1,1)-t and EWMA forecasts for the feature rows from `cut` on, every model
+    fitted only on what is known at row `cut` (rows < cut and their outcomes).
+
+    Add the forecasts under test to `variance` / `var99` and score with `evaluate`.
+    """
+    feats = build_features(series)
+    n = len(feats)
+    if not 0 < cut < n:
+        raise ValueError(f"{series.name}: cut {cut} outside the {n} feature rows")
+    _, logvol, ret = feature_table(series)
+    rv = np.exp(2.0 * logvol)
+    day = np.arange(MIN_HISTORY - 1, MIN_HISTORY - 1 + n)  # series day of each feature row
+    har_x = har_design(rv)[day]
+    har = HARModel.fit(har_x[:cut], feats.target_rv[:cut])
+    garch = fit_garch(ret[1 : day[cut] + 1])  # returns up to row cut's own day
+    garch_var = garch.next_variance(ret[1:])[day[cut:] - 1]
+    ewma = ewma_next_variance(ret[1:])[day[cut:] - 1]
+    return RollingForecasts(
+        name=series.name,
+        dates=feats.dates[cut:],
+        realized_logvol=feats.target_logvol[cut:],
+        next_return=feats.next_return[cut:],
+        variance={"har-rv": har.predict(har_x[cut:]), "garch": garch_var, "ewma": ewma},
+        var99={
+            "garch-t": garch.value_at_risk(garch_var),
+            "ewma-normal": normal_value_at_risk(ewma),
+        },
+        refits=1,
+    )

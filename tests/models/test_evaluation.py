@@ -132,3 +132,48 @@ def test_evaluate_reports_every_model() -> None:
         assert row["breach_rate"] == pytest.approx(row["breaches"] / row["days"])
         assert 0 <= row["kupiec_p"] <= 1 and 0 <= row["christoffersen_p"] <= 1
     assert report["volatility"]["garch"]["dm_vs_garch"] == 0.0
+
+
+def test_holdout_baselines_use_nothing_after_the_cut() -> None:
+    from dataclasses import replace
+
+    from models.evaluation import holdout_baselines
+
+    series = generate_stress_series(3, n_days=900)
+    n = len(build_features(series))
+    cut = int(0.7 * n)
+    fc = holdout_baselines(series, cut)
+    assert len(fc.realized_logvol) == n - cut
+    assert set(fc.variance) == {"har-rv", "garch", "ewma"}
+    assert set(fc.var99) == {"garch-t", "ewma-normal"}
+
+    # Rewrite every price after the first test row's day: the first forecast must not move.
+    first = 22 + cut  # series day of feature row `cut` (rows start at MIN_HISTORY - 1 = 22)
+    k = np.arange(len(series)) > first
+    changed = replace(
+        series,
+        open=np.where(k, series.open * 1.7, series.open),
+        high=np.where(k, series.high * 1.9, series.high),
+        low=np.where(k, series.low * 1.5, series.low),
+        close=np.where(k, series.close * 1.6, series.close),
+    )
+    other = holdout_baselines(changed, cut)
+    for key in fc.variance:
+        assert other.variance[key][0] == pytest.approx(fc.variance[key][0], rel=1e-9), key
+        assert not np.allclose(other.variance[key][5:], fc.variance[key][5:]), key
+    for key in fc.var99:
+        assert other.var99[key][0] == pytest.approx(fc.var99[key][0], rel=1e-9), key
+
+    fc.variance["model"] = fc.variance["ewma"] * 1.1
+    fc.var99["model"] = fc.var99["ewma-normal"]
+    scores = evaluate(fc, reference="model")
+    assert 0.0 <= scores["volatility"]["garch"]["dm_vs_model_p"] <= 1.0
+    assert scores["volatility"]["model"]["dm_vs_model_p"] == 1.0
+
+
+def test_holdout_baselines_reject_a_cut_outside_the_rows() -> None:
+    from models.evaluation import holdout_baselines
+
+    series = generate_stress_series(3, n_days=300)
+    with pytest.raises(ValueError, match="cut"):
+        holdout_baselines(series, len(build_features(series)))
