@@ -91,7 +91,10 @@ def _train(
         optimizer=cfg.local_optimizer,
     )
     new = _attack(cfg, context, arrays, get_trainable(models))
-    return new, data.num_train, metrics, spec
+    # Under DP every provider weighs the same in the mean: the accountant's sensitivity C/n holds
+    # only for an unweighted mean of clipped updates (a row-count weight would scale one up).
+    weight = 1 if cfg.dp_enabled else data.num_train
+    return new, weight, metrics, spec
 
 
 def _evaluate(

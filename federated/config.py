@@ -14,6 +14,13 @@ from typing import Any
 AGGREGATIONS = ("fedavg", "trimmed-mean", "median", "krum")
 ATTACKS = ("none", "sign-flip", "scale")
 
+# The configuration the demo publishes and `proofcast bench federated` measures: FedSGD (one
+# full-batch SGD step at learning rate 1 per client and round) with Adam on the server (FedOpt).
+PUBLISHED_ROUNDS = 100
+PUBLISHED_LOCAL_EPOCHS = 1
+PUBLISHED_LEARNING_RATE = 1.0
+PUBLISHED_SERVER_LR = 0.01
+
 # The bundled series and a generated stress series: three providers, different assets/regimes.
 DEFAULT_PROVIDERS = "bundled:sp500,bundled:wti,stress:7"
 
@@ -38,6 +45,7 @@ class FederatedConfig:
     providers: str = DEFAULT_PROVIDERS
     aggregation: str = "fedavg"
     trim_beta: float = 0.34
+    median_norm_bound: bool = False  # bound each client update to the round's median norm first
     min_nodes: int = 2
     expected_nodes: int = 3
     node_wait: float = 60.0
@@ -93,6 +101,8 @@ class FederatedConfig:
             raise ConfigError("min-nodes must be >= 1")
         if self.server_lr < 0 or self.evaluate_every < 1:
             raise ConfigError("server-lr must be >= 0 and evaluate-every >= 1")
+        if self.median_norm_bound and self.secagg:
+            raise ConfigError("median-norm-bound needs each update in the clear: not with secagg")
         if self.server_lr > 0 and self.secagg:
             raise ConfigError("server-lr (FedOpt) is not wired into the SecAgg+ workflow")
 

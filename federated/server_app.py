@@ -155,7 +155,9 @@ def run_federated(grid: Grid, context: Context, cfg: FederatedConfig) -> list[Ro
                 models,
                 participants=participants,
                 failures=len(replies) - len(ok),
-                aggregation=cfg.aggregation + ("+server-adam" if server_opt else ""),
+                aggregation=cfg.aggregation
+                + ("+median-norm-bound" if cfg.median_norm_bound else "")
+                + ("+server-adam" if server_opt else ""),
                 secagg=False,
                 dp=_dp_record(cfg, rnd),
                 metrics=dict(metrics or {}),

@@ -1,11 +1,15 @@
-"""Aggregation strategies from the run config: FedAvg or a Byzantine-robust rule, optionally DP,
-and optionally a server-side optimizer over the aggregate (FedOpt)."""
+"""Aggregation strategies from the run config: FedAvg or a Byzantine-robust rule, optionally with
+every client update bounded to the median update norm first, optionally DP, and optionally a
+server-side optimizer over the aggregate (FedOpt)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import numpy as np
+from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MetricRecord
+from flwr.serverapp import Grid
 from flwr.serverapp.strategy import (
     DifferentialPrivacyServerSideFixedClipping,
     FedAvg,
@@ -48,6 +52,8 @@ def build_strategy(cfg: FederatedConfig, num_nodes: int) -> Strategy:
         if num_nodes < 5:
             log.warning("Krum tolerates one attacker only with >= 5 providers (%d)", num_nodes)
         strategy = Krum(**common, num_malicious_nodes=1)
+    if cfg.median_norm_bound:
+        strategy = MedianNormBound(strategy)
     if cfg.dp_enabled:
         if cfg.aggregation != "fedavg":
             raise ConfigError("the DP accountant assumes a mean of clipped updates: use fedavg")
@@ -58,6 +64,81 @@ def build_strategy(cfg: FederatedConfig, num_nodes: int) -> Strategy:
             num_sampled_clients=num_nodes,
         )
     return strategy
+
+
+def bound_to_median_norm(
+    current: dict[str, np.ndarray], updates: list[dict[str, np.ndarray]]
+) -> tuple[list[dict[str, np.ndarray]], float]:
+    """Every client's weights with its update (weights - `current`) scaled down to the median
+    update norm if larger; returns the bounded weights and that median norm.
+
+    One provider that scales its update up can then move the aggregate no further than an honest
+    median-sized update would (norm bounding, Sun et al. 2019, with the bound set per round from
+    the updates themselves, so no fixed constant has to match the gradients' scale).
+    """
+    deltas = [
+        {k: np.asarray(u[k], np.float64) - np.asarray(w, np.float64) for k, w in current.items()}
+        for u in updates
+    ]
+    norms = [float(np.sqrt(sum(float(np.sum(v * v)) for v in d.values()))) for d in deltas]
+    bound = float(np.median(norms))
+    out = []
+    for d, norm in zip(deltas, norms, strict=True):
+        factor = bound / norm if norm > bound else 1.0
+        out.append(
+            {
+                k: (np.asarray(current[k], np.float64) + factor * v).astype(
+                    np.asarray(current[k]).dtype
+                )
+                for k, v in d.items()
+            }
+        )
+    return out, bound
+
+
+class MedianNormBound(Strategy):
+    """Wraps a strategy: client updates are bounded to their median norm before it aggregates."""
+
+    def __init__(self, strategy: Strategy) -> None:
+        self.strategy = strategy
+        self.current: dict[str, np.ndarray] = {}
+
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        """Remember the global weights the updates are taken against, then delegate."""
+        self.current = {k: v.numpy() for k, v in arrays.items()}
+        return self.strategy.configure_train(server_round, arrays, config, grid)
+
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        """Bound every reply's update to the median norm, then aggregate with the wrapped rule."""
+        replies = list(replies)
+        if not replies:
+            return self.strategy.aggregate_train(server_round, replies)
+        updates = [{k: v.numpy() for k, v in r.content["arrays"].items()} for r in replies]
+        bounded, bound = bound_to_median_norm(self.current, updates)
+        for reply, arrays in zip(replies, bounded, strict=True):
+            reply.content["arrays"] = ArrayRecord({k: Array(v) for k, v in arrays.items()})
+        log.debug("round %d: client updates bounded to the median norm %.4g", server_round, bound)
+        return self.strategy.aggregate_train(server_round, replies)
+
+    def configure_evaluate(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        """Delegated."""
+        return self.strategy.configure_evaluate(server_round, arrays, config, grid)
+
+    def aggregate_evaluate(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> MetricRecord | None:
+        """Delegated."""
+        return self.strategy.aggregate_evaluate(server_round, replies)
+
+    def summary(self) -> None:
+        """Delegated."""
+        self.strategy.summary()
 
 
 class ServerAdam:
