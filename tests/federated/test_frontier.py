@@ -26,8 +26,12 @@ def test_non_private_replica_equals_the_flower_run(simulated) -> None:
         [load_provider(p) for p in PROVIDERS], rounds=3, learning_rate=1.0, server_lr=0.01
     )
     a, b = get_trainable(flower), get_trainable(replica)
+    # Not bit-exact: the volatility output bias starts at the QLIKE-optimal constant, so its pooled
+    # gradient is ~0 and Adam's step there (d / (|d| + 1e-8)) follows float rounding in the
+    # aggregate (2.5e-4 apart after one round). Any real difference is far larger: an unweighted
+    # mean gives 0.054 after these 3 rounds, twice the server step 0.044.
     for k in a:
-        np.testing.assert_allclose(b[k], a[k], atol=1e-5, err_msg=k)
+        np.testing.assert_allclose(b[k], a[k], atol=1e-3, err_msg=k)
 
 
 def test_split_provider_cuts_training_rows_into_contiguous_blocks() -> None:
