@@ -438,8 +438,13 @@ def _markdown(x: dict[str, Any]) -> str:
     lines = [
         "# Federated training benchmark",
         "",
-        f"{len(x['providers'])} providers ({', '.join(x['providers'])}), the published "
-        f"configuration: {s['rounds']} rounds of FedSGD ({s['local_epochs']} full-batch SGD "
+        f"{len(x['providers'])} providers ({', '.join(x['providers'])}), "
+        + (
+            "the published configuration"
+            if (s["rounds"], s["server_lr"]) == (PUBLISHED_ROUNDS, PUBLISHED_SERVER_LR)
+            else "a shortened published configuration (--quick)"
+        )
+        + f": {s['rounds']} rounds of FedSGD ({s['local_epochs']} full-batch SGD "
         f"step at lr {s['learning_rate']:g} per client) with server Adam (lr {s['server_lr']:g}). "
         "Strictly out-of-sample: every score is on the last 30% of a provider's series, which no "
         "provider trains on; baselines are fitted on the first 70% only. DM p: Diebold-Mariano "
