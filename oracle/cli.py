@@ -73,16 +73,22 @@ def demo(
     rpc_url: RpcUrlOpt = None,
     srs: SrsOpt = None,
     rounds: Annotated[int, typer.Option(help="Federated rounds (FedSGD + server Adam).")] = 100,
+    serve: Annotated[
+        bool, typer.Option(help="Keep anvil and the explorer up until Ctrl-C.")
+    ] = False,
+    explorer_port: Annotated[int, typer.Option(help="Port of the explorer (--serve).")] = 8000,
 ) -> None:
     """The whole system from nothing: federated training on bundled data, circuit, local chain,
-    contracts, model registration, one proven batch update of every feed, a consumer margin."""
+    contracts, model registration, one proven batch update of every feed, a consumer margin,
+    and the explorer's pages (results/explorer/index.html)."""
     from circuits.errors import CircuitError
     from oracle.demo import DemoSettings, run_demo, write_report
 
     key = _deployer_key(rpc_url)
     settings = DemoSettings(
-        workdir=workdir, results=results, rpc_url=rpc_url, private_key=key, srs=srs, rounds=rounds
-    )
+        workdir=workdir, results=results, rpc_url=rpc_url, private_key=key, srs=srs, rounds=rounds,
+        serve_port=explorer_port if serve else None,
+    )  # fmt: skip
     try:
         report = run_demo(settings, progress=console.log)
     except (OracleError, CircuitError, RuntimeError, ValueError) as exc:

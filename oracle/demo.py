@@ -53,6 +53,7 @@ from oracle.chain.contracts import (
     send,
 )
 from oracle.chain.verifier import deploy_verifier
+from oracle.explorer.site import demo_explorer
 from oracle.node.config import FeedConfig, NodeConfig
 from oracle.node.journal import Journal
 from oracle.node.keys import SigningKey
@@ -99,6 +100,7 @@ class DemoSettings:
     aggregation: str = "fedavg"
     feeds: tuple[str, ...] = DEMO_FEEDS
     providers: tuple[str, ...] = DEMO_PROVIDERS
+    serve_port: int | None = None  # `--serve`: keep anvil and the explorer up until Ctrl-C
 
 
 @dataclass
@@ -396,6 +398,10 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
         assert stack.margin_engine is not None
         send(w3, stack.margin_engine.functions.updateInitialMargin(), "updateInitialMargin")
         margin_bps, _used_vol, fallback = stack.margin_engine.functions.quote().call()
+        # Explorer: a static snapshot of its pages (results/explorer/); `--serve`: live as well.
+        demo_explorer(url, stack.oracle.address, settings.results / "explorer",
+                      federated=work / "federated", journal=node_config.journal,
+                      serve_port=settings.serve_port, progress=progress)  # fmt: skip
 
     proved = build.layout.float_outputs([int(i) for i in published.instances or []])
     with _timed(times, "evaluation", progress):

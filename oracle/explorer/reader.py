@@ -20,7 +20,6 @@ from typing import Any
 from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError
 
 from oracle.attest.report import recover_signer
 from oracle.chain.contracts import (
@@ -370,9 +369,7 @@ class ExplorerReader:
                 int(adapter.functions.outputIndex().call()),
                 str(adapter.functions.description().call()),
             )
-        except (ContractLogicError, ValueError, TypeError, OverflowError):
-            return None
-        except Exception:  # not an adapter (no such selector, undecodable answer)
+        except Exception:  # not an adapter: no such function, a revert, an undecodable answer
             return None
 
     def adapters(self, latest: int) -> dict[tuple[str, int], tuple[str, str]]:

@@ -60,38 +60,39 @@ ENV.filters.update(utc=utc, duration=duration, short=_short)
 
 
 def feed_charts(snapshot: Snapshot) -> dict[str, Any]:
-    """Plotly figures (data + layout) of every feed's answer history, one trace per output,
-    one point per round (x: observation time, the consumer's `updatedAt`)."""
+    """Plotly figures (data + layout) of every feed's answer history: one panel per output on a
+    shared time axis, one point per round (x: observation time, the consumer's `updatedAt`)."""
     charts = {}
     for feed in snapshot.feeds:
-        data = []
+        rows = max(len(feed.outputs), 1)
+        data, layout = (
+            [],
+            {
+                "height": 70 + 150 * rows,
+                "margin": {"l": 60, "r": 20, "t": 10, "b": 45},
+                "showlegend": False,
+                "grid": {"rows": rows, "columns": 1, "pattern": "coupled"},
+                "xaxis": {"type": "date", "title": {"text": "observation time (UTC)"}},
+            },
+        )
         for j, output in enumerate(feed.outputs):
-            points = feed.history
+            axis = "y" if j == 0 else f"y{j + 1}"
             data.append(
                 {
                     "type": "scatter",
                     "mode": "lines+markers",
                     "name": output.name,
-                    "x": [utc(p.observed_at).removesuffix(" UTC") for p in points],
-                    "y": [p.answers[j] for p in points],
-                    "customdata": [p.round_id for p in points],
+                    "x": [utc(p.observed_at).removesuffix(" UTC") for p in feed.history],
+                    "y": [p.answers[j] for p in feed.history],
+                    "customdata": [p.round_id for p in feed.history],
                     "hovertemplate": "round %{customdata}<br>%{x}<br>%{y}<extra></extra>",
-                    "yaxis": "y" if j == 0 else f"y{j + 1}",
+                    "xaxis": "x",
+                    "yaxis": axis,
                 }
             )
-        layout = {
-            "height": 260,
-            "margin": {"l": 55, "r": 55, "t": 10, "b": 40},
-            "showlegend": True,
-            "legend": {"orientation": "h", "y": -0.25},
-            "xaxis": {"type": "date", "title": {"text": "observation time (UTC)"}},
-            "yaxis": {"title": {"text": feed.outputs[0].name[:28] if feed.outputs else ""}},
-        }
-        if len(feed.outputs) > 1:
-            layout["yaxis2"] = {
-                "overlaying": "y",
-                "side": "right",
-                "title": {"text": feed.outputs[1].name[:28]},
+            layout["yaxis" if j == 0 else f"yaxis{j + 1}"] = {
+                "title": {"text": output.name[:24]},
+                "automargin": True,
             }
         charts[f"chart-{feed.id[2:14]}"] = {"data": data, "layout": layout}
     return charts
@@ -234,3 +235,29 @@ def serve(reader: ExplorerReader, host: str, port: int, refresh: float) -> None:
     import uvicorn
 
     uvicorn.run(create_app(reader, refresh), host=host, port=port, log_level="warning")
+
+
+def demo_explorer(
+    rpc_url: str,
+    oracle: str,
+    out: Path,
+    *,
+    federated: Path | None,
+    journal: Path | None,
+    serve_port: int | None = None,
+    progress: Callable[[str], None] = log.info,
+) -> Path:
+    """What `proofcast demo` leaves: the static snapshot under `out`; with `serve_port`, also
+    the live explorer on 127.0.0.1 until Ctrl-C (the caller keeps the chain up meanwhile)."""
+    from oracle.explorer.reader import connect_readonly
+
+    reader = ExplorerReader(connect_readonly(rpc_url), oracle, federated=federated, journal=journal)
+    index = write_static_site(reader.snapshot(), out)
+    progress(f"explorer snapshot: {index}")
+    if serve_port is not None:
+        progress(
+            f"explorer live at http://127.0.0.1:{serve_port} (chain {rpc_url}); "
+            "Ctrl-C stops both and prints the summary"
+        )
+        serve(reader, "127.0.0.1", serve_port, refresh=5.0)
+    return index
