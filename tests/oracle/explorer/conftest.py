@@ -223,14 +223,13 @@ def explorer(published: Published) -> Iterator[str]:
         yield server.url
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Debian Chromium through Playwright. Skips where Chromium is not installed,
-    unless CI is set: there the browser tests must run."""
+def require_browser(chromium: Path = CHROMIUM, ci: bool | None = None) -> None:
+    """Skip (naming what to install) when Chromium or Playwright is missing; in CI fail instead:
+    there the browser tests must run."""
     missing = None
-    if not CHROMIUM.exists():
+    if not chromium.exists():
         missing = (
-            f"{CHROMIUM} not found: install Debian's chromium "
+            f"{chromium} not found: install Debian's chromium "
             "(`apt-get install chromium`, which `make setup` runs)"
         )
     else:
@@ -239,9 +238,15 @@ def browser() -> Iterator[Any]:
         except ImportError:
             missing = "Playwright for Python is missing: `pip install -e .[dev]` (make setup)"
     if missing:
-        if os.environ.get("CI"):
+        if os.environ.get("CI") if ci is None else ci:
             pytest.fail(f"browser tests cannot run in CI: {missing}")
         pytest.skip(missing)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium through Playwright (see `require_browser`)."""
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
