@@ -243,9 +243,11 @@ def require_browser(chromium: Path = CHROMIUM, ci: bool | None = None) -> None:
         pytest.skip(missing)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Debian Chromium through Playwright (see `require_browser`)."""
+    """Headless Debian Chromium through Playwright (see `require_browser`). Module scope: the
+    sync API keeps an asyncio loop running until it stops, and later tests (EZKL, Flower) need
+    `asyncio.run`."""
     require_browser()
     from playwright.sync_api import sync_playwright
 
