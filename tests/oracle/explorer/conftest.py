@@ -43,12 +43,11 @@ from oracle.node.journal import Journal, Round
 from oracle.node.keys import SigningKey
 from oracle.node.runner import Node
 from oracle.node.sources import CsvDirectorySource
-from tests.oracle.node.conftest import (  # noqa: F401 (the session's K=2 circuit fixture)
+from tests.oracle.node.conftest import (
     FEEDS,
     THRESHOLD,
     UNREGISTERED,
     Circuit,
-    circuit,
     feed_spec,
     node_model,
     toml_list,
@@ -110,7 +109,7 @@ def _hex(value: int) -> str:
 
 
 @pytest.fixture(scope="session")
-def published(tmp_path_factory: pytest.TempPathFactory, circuit: Circuit) -> Iterator[Published]:  # noqa: F811
+def published(tmp_path_factory: pytest.TempPathFactory, circuit: Circuit) -> Iterator[Published]:
     root = tmp_path_factory.mktemp("explorer")
     with AnvilNode(log_path=root / "anvil.log") as anvil:
         w3 = connect(anvil.rpc_url, ANVIL_DEV_KEY, expected_chain_id=ANVIL_CHAIN_ID)
