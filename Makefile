@@ -8,9 +8,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 FORGE  := node_modules/.bin/forge
 
-.PHONY: setup demo test lint forge-test pytest clean
+.PHONY: setup chromium demo test lint forge-test pytest clean
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,15 @@ $(VENV)/.installed: pyproject.toml
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# Headless Chromium for the explorer's browser tests (Debian's package; Playwright drives it and
+# never downloads a browser of its own). Skipped when already installed.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
 
 demo: setup
 	$(VENV)/bin/proofcast demo

@@ -20,8 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from eth_utils import keccak
 
 from models.identity import PARAM_SCALE, model_hash_hex
+
+
+def metrics_hash(metrics: Mapping[str, Any]) -> bytes:
+    """keccak256 of a round's metrics as sorted-key JSON: what `registerModel` records on chain."""
+    return keccak(text=json.dumps(dict(metrics), sort_keys=True))
 
 
 class ManifestError(ValueError):

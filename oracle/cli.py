@@ -73,16 +73,22 @@ def demo(
     rpc_url: RpcUrlOpt = None,
     srs: SrsOpt = None,
     rounds: Annotated[int, typer.Option(help="Federated rounds (FedSGD + server Adam).")] = 100,
+    serve: Annotated[
+        bool, typer.Option(help="Keep anvil and the explorer up until Ctrl-C.")
+    ] = False,
+    explorer_port: Annotated[int, typer.Option(help="Port of the explorer (--serve).")] = 8000,
 ) -> None:
     """The whole system from nothing: federated training on bundled data, circuit, local chain,
-    contracts, model registration, one proven batch update of every feed, a consumer margin."""
+    contracts, model registration, one proven batch update of every feed, a consumer margin,
+    and the explorer's pages (results/explorer/index.html)."""
     from circuits.errors import CircuitError
     from oracle.demo import DemoSettings, run_demo, write_report
 
     key = _deployer_key(rpc_url)
     settings = DemoSettings(
-        workdir=workdir, results=results, rpc_url=rpc_url, private_key=key, srs=srs, rounds=rounds
-    )
+        workdir=workdir, results=results, rpc_url=rpc_url, private_key=key, srs=srs, rounds=rounds,
+        serve_port=explorer_port if serve else None,
+    )  # fmt: skip
     try:
         report = run_demo(settings, progress=console.log)
     except (OracleError, CircuitError, RuntimeError, ValueError) as exc:
@@ -125,6 +131,51 @@ def demo(
     for line in report.attestation:
         console.print(f"  {line}")
     console.print(f"[green]demo complete[/]; report at {path}")
+
+
+@app.command()
+def explorer(
+    rpc_url: Annotated[str, typer.Option(help="RPC of the chain the oracle is on.")],
+    oracle: Annotated[str, typer.Option(help="RiskOracle address.")],
+    federated: Annotated[
+        Path | None, typer.Option(help="Federated output directory (round-*/manifest.json).")
+    ] = None,
+    journal: Annotated[Path | None, typer.Option(help="Node journal (SQLite) for Health.")] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    refresh: Annotated[float, typer.Option(help="Seconds between page refreshes.")] = 5.0,
+    heartbeat: Annotated[
+        int | None, typer.Option(help="Seconds after which a feed is stale (default: its maxAge).")
+    ] = None,
+    adapter: Annotated[
+        list[str] | None,
+        typer.Option(help="Feed adapter address (repeat); default: found after the oracle."),
+    ] = None,
+    from_block: Annotated[int, typer.Option(help="Search the oracle's events from here.")] = 0,
+    snapshot: Annotated[
+        Path | None, typer.Option(help="Write the pages as static files here and exit.")
+    ] = None,
+) -> None:
+    """Read-only web explorer of one RiskOracle: feeds, reports, models and node health."""
+    from oracle.explorer.reader import ExplorerReader, connect_readonly
+    from oracle.explorer.site import serve, write_static_site
+
+    if refresh <= 0:
+        raise typer.BadParameter("must be > 0", param_hint="--refresh")
+    try:
+        reader = ExplorerReader(
+            connect_readonly(rpc_url), oracle, federated=federated, journal=journal,
+            heartbeat=heartbeat, adapters=adapter, from_block=from_block,
+        )  # fmt: skip
+        if snapshot is not None:
+            index = write_static_site(reader.snapshot(), snapshot)
+            console.print(f"[green]explorer snapshot[/] at {index}")
+            return
+    except OracleError as exc:
+        console.print(f"[red]explorer:[/] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"Proofcast Explorer on http://{host}:{port} (Ctrl-C to stop)")
+    serve(reader, host, port, refresh)
 
 
 @app.command()

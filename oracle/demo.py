@@ -35,7 +35,7 @@ from federated.config import (
     PUBLISHED_ROUNDS,
     PUBLISHED_SERVER_LR,
 )
-from federated.manifest import load_manifest, load_round_model
+from federated.manifest import load_manifest, load_round_model, metrics_hash
 from federated.simulation import simulate
 from models.data import PriceSeries, load_bundled
 from models.evaluation import evaluate, holdout_baselines
@@ -58,6 +58,7 @@ from oracle.chain.contracts import (
     send,
 )
 from oracle.chain.verifier import deploy_verifier
+from oracle.explorer.site import demo_explorer
 from oracle.node.config import FeedConfig, NodeConfig
 from oracle.node.journal import Journal
 from oracle.node.keys import SigningKey
@@ -108,6 +109,7 @@ class DemoSettings:
     aggregation: str = "fedavg"
     feeds: tuple[str, ...] = DEMO_FEEDS
     providers: tuple[str, ...] = DEMO_PROVIDERS
+    serve_port: int | None = None  # `--serve`: keep anvil and the explorer up until Ctrl-C
 
 
 @dataclass
@@ -373,7 +375,7 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
                 oracle_hash,
                 round=manifest.round,
                 dp_epsilon_milli=round(eps * 1000) if eps else 0,
-                metrics_hash=keccak(text=json.dumps(manifest.metrics, sort_keys=True)),
+                metrics_hash=metrics_hash(manifest.metrics),
             ),
         )
         password = "demo-" + keccak(text=str(time.time_ns())).hex()[:16]
@@ -419,6 +421,16 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
         assert stack.margin_engine is not None
         send(w3, stack.margin_engine.functions.updateInitialMargin(), "updateInitialMargin")
         margin_bps, _used_vol, fallback = stack.margin_engine.functions.quote().call()
+        # Explorer: a static snapshot of its pages (results/explorer/); `--serve`: live as well.
+        demo_explorer(
+            url,
+            stack.oracle.address,
+            settings.results / "explorer",
+            federated=work / "federated",
+            journal=node_config.journal,
+            serve_port=settings.serve_port,
+            progress=progress,
+        )
 
     proved = build.layout.float_outputs([int(i) for i in published.instances or []])
     with _timed(times, "evaluation", progress):

@@ -13,6 +13,7 @@ import pytest
 from circuits.layout import InstanceLayout
 from oracle.chain.contracts import to_feed_units
 from oracle.demo import FEED_DECIMALS, VAR_OUTPUT, DemoSettings, run_demo, write_report
+from oracle.explorer.reader import units
 
 
 @pytest.mark.slow
@@ -46,6 +47,14 @@ def test_demo_publishes_every_feed_and_sets_a_margin(tmp_path: Path) -> None:
     md = write_report(report, settings.results)
     assert report.model_hash in md.read_text()
     assert (settings.results / "demo_qlike.png").stat().st_size > 0
+    # The explorer's static snapshot of the demo chain, rendered from the same templates.
+    explorer = settings.results / "explorer"
+    feeds_html = (explorer / "index.html").read_text()
+    for f in report.feeds:
+        assert f'data-feed="{f.feed}"' in feeds_html
+        assert units(f.on_chain_answer, FEED_DECIMALS) in feeds_html
+    assert report.model_hash in (explorer / "models.html").read_text()
+    assert (explorer / "assets" / "plotly.min.js").is_file()
 
     # A corrupt 10x tick on the last bar: the circuit itself bounds what a proof can carry.
     from circuits.artifacts import CircuitArtifacts

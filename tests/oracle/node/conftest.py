@@ -9,16 +9,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from eth_account import Account
 from web3 import Web3
 
 from circuits.artifacts import CircuitArtifacts
-from circuits.pipeline import CircuitBuild, build_circuit, compile_model
-from models.data import load_ohlc_csv
-from models.features import NUM_FEATURES, build_features
+from circuits.pipeline import CircuitBuild
+from models.features import NUM_FEATURES
 from models.identity import model_hash
 from models.placeholder import make_placeholder_model
 from oracle.attest.checks import CheckPolicy
@@ -79,21 +77,6 @@ def _candles_end() -> dt.date:
 def node_model(seed: int) -> torch.nn.Module:
     """A small seeded MLP over the shared features, two outputs per feed (fast to prove)."""
     return make_placeholder_model(seed, num_features=NUM_FEATURES, hidden=8)
-
-
-@pytest.fixture(scope="session")
-def circuit(tmp_path_factory: pytest.TempPathFactory) -> Circuit:
-    """`node_model(0)` on the shared features, proving K=2 feeds per report."""
-    root = tmp_path_factory.mktemp("node-circuit")
-    rows = []
-    for seed in range(4):
-        path = write_candles(root / f"cal{seed}.csv", _candles_end(), days=80, seed=seed)
-        rows.append(build_features(load_ohlc_csv(path, calendar="daily")).X)
-    calibration = torch.tensor(np.concatenate(rows), dtype=torch.float32)
-    artifacts = CircuitArtifacts(root / "circuit")
-    build = build_circuit(node_model(0), calibration[:2], calibration, artifacts)
-    compile_model(node_model(7), artifacts, UNREGISTERED, calibration[:2])
-    return Circuit(build, artifacts)
 
 
 @pytest.fixture(scope="session")
