@@ -100,7 +100,7 @@ def write_results(rows: Sequence[CircuitMeasurement], out_dir: Path) -> None:
         f"| {r.model} | {r.num_feeds} | {r.config} | {r.logrows} | {r.setup_seconds:.1f} | "
         f"{r.pk_bytes / 1e6:.0f} | {r.witness_seconds + r.prove_seconds:.2f} | "
         f"{r.prove_peak_rss_mb:.0f} | "
-        f"{r.verify_seconds:.2f} | {r.proof_bytes} | {r.calldata_bytes} | {r.verify_gas:,} | "
+        f"{r.verify_seconds:.2f} | {r.proof_bytes} | {r.calldata_bytes} | {r.verify_gas or 0:,} | "
         f"{(r.verify_gas or 0) // r.num_feeds:,} | {r.quantisation.max_abs:.2e} | "
         f"{r.quantisation.mean_abs:.2e} | {r.quantisation.max_rel:.2e} |"
         for r in rows
