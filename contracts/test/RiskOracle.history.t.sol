@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {RiskOracle} from "../src/RiskOracle.sol";
 import {RiskFeedAdapter} from "../src/RiskFeedAdapter.sol";
 import {OracleFixture} from "./utils/OracleFixture.sol";
+import {OracleHandler} from "./RiskOracle.invariant.t.sol";
 
 /// @notice The history ring: the last `historyReports` reports stay readable by round id, exactly;
 ///         older rounds revert with RoundNotRetained / ReportNotRetained, a feed's latest round
@@ -111,6 +112,60 @@ contract RiskOracleHistoryTest is OracleFixture {
         for (uint256 i; i < writes.length; ++i) {
             // every slot the report writes already held a nonzero value: no 22,100-gas write
             assertTrue(vm.load(address(oracle), writes[i]) != bytes32(0));
+        }
+    }
+}
+
+/// @notice Random report sequences on an oracle with a 4-report ring: every accepted round whose
+///         report is retained (and every feed's latest round) reads back exactly; every older one
+///         reverts with RoundNotRetained.
+contract RiskOracleRingInvariantTest is OracleFixture {
+    uint256 internal constant RING = 4;
+    OracleHandler internal handler;
+
+    function setUp() public override {
+        super.setUp();
+        oracle = new RiskOracle(address(verifier), K, J, SCALE, RING, address(this));
+        oracle.configureFeed(FEED_A, configA(), limitsA(), "ETH");
+        oracle.registerModel(MODEL, 7, 2500, keccak256("metrics"), 0);
+        bytes32 retired = bytes32(uint256(0xbeef));
+        oracle.registerModel(retired, 1, 0, bytes32(0), 0);
+        oracle.retireModel(retired);
+        oracle.setPermissionless(true);
+        oracle.setAttesters(attesterAddrs, THRESHOLD);
+        uint256[] memory keys = new uint256[](N_ATTESTERS + 1);
+        for (uint256 i; i < N_ATTESTERS; ++i) {
+            keys[i] = attesterKeys[i];
+        }
+        (, keys[N_ATTESTERS]) = makeAddrAndKey("stranger");
+        handler = new OracleHandler(oracle, FEED_A, MODEL, retired, keys);
+        targetContract(address(handler));
+    }
+
+    /// forge-config: default.invariant.runs = 32
+    /// forge-config: default.invariant.depth = 48
+    function invariant_RetainedRoundsExactOlderRoundsNotRetained() public view {
+        uint256 count = oracle.reportCount();
+        uint256 oldest = count > RING ? count - RING + 1 : 1;
+        uint256 latest = oracle.latestRoundId(FEED_A);
+        for (uint256 i; i < handler.historyLength(); ++i) {
+            OracleHandler.Accepted memory round = handler.acceptedAt(i);
+            uint80 id = uint80(round.roundId);
+            if (round.roundId >> 8 >= oldest || round.roundId == latest) {
+                (uint80 got, int256 answer, uint256 startedAt,,) = oracle.getRoundData(FEED_A, 0, id);
+                assertEq(got, id);
+                assertEq(answer, round.answer * 1e8 / int256(1 << SCALE));
+                assertEq(startedAt, round.observedAt);
+            } else {
+                try oracle.getRoundData(FEED_A, 0, id) {
+                    revert("an overwritten round was served");
+                } catch (bytes memory reason) {
+                    assertEq(
+                        keccak256(reason),
+                        keccak256(abi.encodeWithSelector(RiskOracle.RoundNotRetained.selector, FEED_A, id, oldest))
+                    );
+                }
+            }
         }
     }
 }
