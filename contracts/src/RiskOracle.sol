@@ -399,11 +399,31 @@ contract RiskOracle is EIP712 {
                     REPORT_TYPEHASH,
                     report.configVersion,
                     commitment,
-                    keccak256(abi.encodePacked(report.feedIds)),
-                    keccak256(abi.encodePacked(report.observedAt))
+                    _hashIds(report.feedIds),
+                    _hashTimes(report.observedAt)
                 )
             )
         );
+    }
+
+    /// @dev EIP-712 hash of a bytes32[] (`keccak256(abi.encodePacked(ids))`) in one copy.
+    function _hashIds(bytes32[] calldata ids) internal pure returns (bytes32 hash) {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            calldatacopy(m, ids.offset, shl(5, ids.length))
+            hash := keccak256(m, shl(5, ids.length))
+        }
+    }
+
+    /// @dev EIP-712 hash of a uint32[] (`abi.encodePacked` pads each element to a word, as the
+    ///      calldata holds it) in one copy. A word with dirty high bits hashes differently from
+    ///      the value attesters signed, so it cannot pass the signature check.
+    function _hashTimes(uint32[] calldata times) internal pure returns (bytes32 hash) {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            calldatacopy(m, times.offset, shl(5, times.length))
+            hash := keccak256(m, shl(5, times.length))
+        }
     }
 
     /// @notice True when `modelHash` is registered, not retired and past its activation time.
