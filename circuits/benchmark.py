@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,7 @@ class CircuitMeasurement:
     proof_bytes: int
     num_instances: int
     quantisation: QuantisationError
+    prove_peak_rss_mb: float = float("nan")
     verify_gas: int | None = None
     calldata_bytes: int | None = None
 
@@ -91,6 +94,21 @@ def quantisation_error(
     )
 
 
+def _prove_in_child(artifacts: CircuitArtifacts, features: np.ndarray, name: str) -> tuple:
+    proof = prove(artifacts, features, name=name)
+    return proof, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def prove_with_peak_memory(
+    artifacts: CircuitArtifacts, features: np.ndarray, name: str
+) -> tuple[Proof, float]:
+    """`prove` in a fresh process; returns the proof and that process's peak RSS in MB
+    (interpreter and EZKL included: what a node proving this circuit needs)."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(_prove_in_child, (artifacts, features, name))
+
+
 def measure_circuit(
     name: str,
     model: torch.nn.Module,
@@ -112,7 +130,7 @@ def measure_circuit(
     build = build_circuit(
         model, evaluation[:num_feeds], calibration, artifacts, config=config, srs=srs
     )
-    proof = prove(artifacts, evaluation[:num_feeds].numpy(), name="bench")
+    proof, peak_mb = prove_with_peak_memory(artifacts, evaluation[:num_feeds].numpy(), "bench")
     start = time.perf_counter()
     ok = verify(artifacts, proof.path)
     verify_seconds = time.perf_counter() - start
@@ -133,5 +151,6 @@ def measure_circuit(
         proof_bytes=len(proof.proof_bytes),
         num_instances=len(proof.instances),
         quantisation=quant,
+        prove_peak_rss_mb=peak_mb,
     )
     return row, artifacts, proof

@@ -489,7 +489,8 @@ def write_report(report: DemoReport, results: Path) -> Path:
         f"- circuit: {report.num_feeds} feeds per proof, logrows {report.logrows}, "
         f"setup {report.setup_seconds:.1f} s; proof {report.prove_seconds:.1f} s",
         f"- on-chain submit: {report.submit_gas:,} gas per update, "
-        f"{report.gas_per_feed:,} per feed",
+        f"{report.gas_per_feed:,} per feed (the oracle's first report: fresh feed state and "
+        "history-ring words; steady state in results/contracts.md)",
         f"- MarginEngine on `{report.margin_feed}`: initial margin {report.margin_bps} bps"
         + (" (fallback: feed stale)" if report.margin_used_fallback else ""),
         f"- attesters: {len(report.attesters)}, threshold {report.threshold}; this round signed "

@@ -8,7 +8,8 @@ import {RiskFeedAdapter} from "../src/RiskFeedAdapter.sol";
 /// @notice Deploys a RiskOracle pinned to an existing circuit verifier, plus one adapter per
 ///         feed id. Feeds, models and transmitters are then configured by the admin.
 /// @dev Environment: VERIFIER (address of the circuit's EZKL Halo2Verifier), FEEDS_PER_REPORT,
-///      OUTPUTS_PER_FEED, OUTPUT_SCALE, ADMIN, FEED_NAMES (comma-separated, hashed to feed ids);
+///      OUTPUTS_PER_FEED, OUTPUT_SCALE, HISTORY_REPORTS (optional, default 4096: reports whose
+///      rounds stay readable by id), ADMIN, FEED_NAMES (comma-separated, hashed to feed ids);
 ///      one adapter per feed and output. Attesters, feeds and models are set by the admin after.
 ///      Run: forge script script/DeployRiskOracle.s.sol --rpc-url $RPC --broadcast
 contract DeployRiskOracle is Script {
@@ -21,6 +22,7 @@ contract DeployRiskOracle is Script {
             vm.envUint("FEEDS_PER_REPORT"),
             vm.envUint("OUTPUTS_PER_FEED"),
             uint8(vm.envUint("OUTPUT_SCALE")),
+            vm.envOr("HISTORY_REPORTS", uint256(4096)),
             vm.envAddress("ADMIN")
         );
         uint256 outputs = oracle.outputsPerFeed();

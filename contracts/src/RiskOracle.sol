@@ -3,7 +3,6 @@ pragma solidity ^0.8.24;
 
 import {ECDSA} from "solady/utils/ECDSA.sol";
 import {EIP712} from "solady/utils/EIP712.sol";
-import {SSTORE2} from "solady/utils/SSTORE2.sol";
 import {SignedFixedPoint} from "./SignedFixedPoint.sol";
 import {IHalo2Verifier} from "./interfaces/IHalo2Verifier.sol";
 
@@ -20,9 +19,13 @@ import {IHalo2Verifier} from "./interfaces/IHalo2Verifier.sol";
 ///      this contract. A slot with feed id 0 is empty (the feed was left out of the round).
 ///      Guardrails act on the proved fixed-point values; answers are decoded for consumers as
 ///      fixed point x 10^decimals / 2^outputScale, truncated toward zero.
-///      Storage per report: one header word and a history blob written once as contract code
-///      (SSTORE2): the input commitment and one 16-byte record per slot. Per feed: one state
-///      word (latest round, times, answers, window), so `latestRoundData` reads no history.
+///      Storage per report: a ring of `historyReports` reports, each 2 + ceil(K/2) words: a
+///      header (acceptance time, model, report id), the input commitment and the slots' records
+///      packed two per word. Report r reuses the words of report r - historyReports, so in steady
+///      state every write turns a nonzero word into another (no fresh 22,100-gas slots); rounds
+///      of overwritten reports revert with RoundNotRetained, except a feed's latest round, which
+///      its state word keeps. Per feed: one state word (latest round, times, answers, window),
+///      so `latestRoundData` reads no history.
 contract RiskOracle is EIP712 {
     using SignedFixedPoint for uint256;
 
@@ -104,6 +107,10 @@ contract RiskOracle is EIP712 {
     uint256 public immutable outputsPerFeed;
     /// @notice Fractional bits of the proved outputs.
     uint8 public immutable outputScale;
+    /// @notice Reports whose rounds stay readable by id (the history ring's length).
+    uint256 public immutable historyReports;
+    /// @dev Storage words per report in the ring: header, input commitment, ceil(K/2) records.
+    uint256 internal immutable _wordsPerReport;
 
     /// @notice Governance role: registers models, configures feeds, attesters and transmitters.
     address public admin;
@@ -132,11 +139,13 @@ contract RiskOracle is EIP712 {
     mapping(bytes32 feedId => string) public feedDescription;
     /// @dev FeedState packed: 8 fields of 32 bits, `latestRound` in the lowest bits.
     mapping(bytes32 feedId => uint256) internal _state;
-    /// @dev Per report: acceptedAt (bits 0-31) | model index (32-63) | history pointer (64-223).
-    ///      The history blob (SSTORE2) is the input commitment (32 bytes) then, per slot, a
-    ///      16-byte big-endian record: feed index (bits 0-15) | observedAt (16-47) | answer 0
-    ///      (48-79) | answer 1 (80-111), answers as two's-complement int32 (0: empty slot).
-    mapping(uint256 reportId => uint256) internal _header;
+    /// @dev The history ring: report r occupies words (r % historyReports) * _wordsPerReport + w:
+    ///      w = 0 header, acceptedAt (bits 0-31) | model index (32-63) | report id (64-95);
+    ///      w = 1 input commitment; w = 2 + i records of slots 2i (bits 0-127) and 2i + 1
+    ///      (128-255), a record being feed index (bits 0-15) | observedAt (16-47) | answer 0
+    ///      (48-79) | answer 1 (80-111), answers as two's-complement int32 (0: empty slot);
+    ///      bit 255 is set so that a record word is never zero.
+    mapping(uint256 word => uint256) internal _history;
 
     event ModelRegistered(
         bytes32 indexed modelHash, uint32 round, uint32 dpEpsilonMilli, bytes32 metricsHash, uint64 activatesAt
@@ -150,7 +159,8 @@ contract RiskOracle is EIP712 {
     event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
     /// @notice One accepted report. `signers` is a bitmap of attester indices in
     ///         `configVersion`; `history` is the report's history blob (input commitment, then
-    ///         one record per slot: see `_header`), from which every published round is decoded
+    ///         one 16-byte big-endian record per slot: see `_history`), from which every
+    ///         published round is decoded
     ///         (`oracle.chain.contracts.decode_history`); the round id of slot k is
     ///         reportId << 8 | k.
     event ReportAccepted(
@@ -199,6 +209,11 @@ contract RiskOracle is EIP712 {
     );
     error NoDataPresent(bytes32 feedId, uint256 roundId);
     error UnknownReport(uint256 reportId);
+    /// @notice The report was overwritten in the history ring (only the last `historyReports`
+    ///         reports, and each feed's latest round, stay readable on chain; older rounds are in
+    ///         the ReportAccepted events).
+    error ReportNotRetained(uint256 reportId, uint256 oldestRetained);
+    error RoundNotRetained(bytes32 feedId, uint256 roundId, uint256 oldestRetainedReport);
     error InvalidOutput(uint256 output, uint256 outputsPerFeed);
 
     modifier onlyAdmin() {
@@ -211,18 +226,20 @@ contract RiskOracle is EIP712 {
     /// @param feedsPerReport_ K, feeds proved per report (1..255).
     /// @param outputsPerFeed_ J, model outputs per feed (1..MAX_OUTPUTS).
     /// @param outputScale_ fractional bits of the outputs (EZKL `model_output_scales[0]`).
+    /// @param historyReports_ reports whose rounds stay readable by id (1..MAX_REPORTS).
     /// @param admin_ governance address.
     constructor(
         address verifier_,
         uint256 feedsPerReport_,
         uint256 outputsPerFeed_,
         uint8 outputScale_,
+        uint256 historyReports_,
         address admin_
     ) {
         if (verifier_.code.length == 0) revert VerifierHasNoCode(verifier_);
         if (
             feedsPerReport_ == 0 || feedsPerReport_ > 255 || outputsPerFeed_ == 0 || outputsPerFeed_ > MAX_OUTPUTS
-                || outputScale_ > 64
+                || outputScale_ > 64 || historyReports_ == 0 || historyReports_ > MAX_REPORTS
         ) {
             revert InvalidLayout(feedsPerReport_, outputsPerFeed_, outputScale_);
         }
@@ -231,6 +248,8 @@ contract RiskOracle is EIP712 {
         feedsPerReport = feedsPerReport_;
         outputsPerFeed = outputsPerFeed_;
         outputScale = outputScale_;
+        historyReports = historyReports_;
+        _wordsPerReport = 2 + (feedsPerReport_ + 1) / 2;
         admin = admin_;
         emit AdminTransferred(address(0), admin_);
     }
@@ -363,10 +382,10 @@ contract RiskOracle is EIP712 {
         reportId = uint256(reportCount) + 1;
         if (reportId > MAX_REPORTS) revert ReportIdsExhausted();
         reportCount = uint32(reportId);
-        bytes memory history = _publishAll(report, instances, reportId);
-        address pointer = SSTORE2.write(history);
-        _header[reportId] =
-            block.timestamp | (uint256(models[modelHash].index) << 32) | (uint256(uint160(pointer)) << 64);
+        uint256 base = (reportId % historyReports) * _wordsPerReport;
+        bytes memory history = _publishAll(report, instances, reportId, base);
+        _history[base] = block.timestamp | (uint256(models[modelHash].index) << 32) | (reportId << 64);
+        _history[base + 1] = instances[INPUT_HASH_INDEX];
         emit ReportAccepted(reportId, modelHash, msg.sender, report.configVersion, signers, history);
     }
 
@@ -380,11 +399,31 @@ contract RiskOracle is EIP712 {
                     REPORT_TYPEHASH,
                     report.configVersion,
                     commitment,
-                    keccak256(abi.encodePacked(report.feedIds)),
-                    keccak256(abi.encodePacked(report.observedAt))
+                    _hashIds(report.feedIds),
+                    _hashTimes(report.observedAt)
                 )
             )
         );
+    }
+
+    /// @dev EIP-712 hash of a bytes32[] (`keccak256(abi.encodePacked(ids))`) in one copy.
+    function _hashIds(bytes32[] calldata ids) internal pure returns (bytes32 hash) {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            calldatacopy(m, ids.offset, shl(5, ids.length))
+            hash := keccak256(m, shl(5, ids.length))
+        }
+    }
+
+    /// @dev EIP-712 hash of a uint32[] (`abi.encodePacked` pads each element to a word, as the
+    ///      calldata holds it) in one copy. A word with dirty high bits hashes differently from
+    ///      the value attesters signed, so it cannot pass the signature check.
+    function _hashTimes(uint32[] calldata times) internal pure returns (bytes32 hash) {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            calldatacopy(m, times.offset, shl(5, times.length))
+            hash := keccak256(m, shl(5, times.length))
+        }
     }
 
     /// @notice True when `modelHash` is registered, not retired and past its activation time.
@@ -420,31 +459,44 @@ contract RiskOracle is EIP712 {
     }
 
     /// @notice Round `roundId` of `feedId`: observation time, acceptance time and the answers of
-    ///         every output in feed units. Reverts with NoDataPresent when the feed has no such round.
+    ///         every output in feed units. Reverts with NoDataPresent when the feed has no such
+    ///         round and RoundNotRetained when its report left the history ring (the latest round
+    ///         of a feed is always readable).
     function getRound(bytes32 feedId, uint256 roundId)
         public
         view
         returns (uint256 observedAt, uint256 acceptedAt, int256[] memory answers)
     {
-        uint256 record = _record(feedId, roundId);
-        FeedConfig memory config = feeds[feedId];
+        uint256 state = _state[feedId];
+        uint256 record;
+        if (roundId != 0 && roundId == uint32(state)) {
+            record = _stateRecord(state);
+            acceptedAt = uint32(state >> 64);
+        } else {
+            uint256 base;
+            (base, record) = _locate(feedId, roundId);
+            acceptedAt = uint32(_history[base]);
+        }
+        uint8 decimals = feeds[feedId].decimals;
         observedAt = uint32(record >> 16);
-        acceptedAt = uint32(_header[roundId >> 8]); // a record exists, so the header does
         answers = new int256[](outputsPerFeed);
         for (uint256 j; j < answers.length; ++j) {
-            answers[j] = _toAnswer(int32(uint32(record >> (48 + 32 * j))), config.decimals);
+            answers[j] = _toAnswer(int32(uint32(record >> (48 + 32 * j))), decimals);
         }
     }
 
     /// @notice AggregatorV3-style round `roundId` of output `output` of `feedId` (the adapters'
-    ///         source): startedAt and updatedAt are the observation time.
+    ///         source): startedAt and updatedAt are the observation time. Reverts like `getRound`.
     function getRoundData(bytes32 feedId, uint256 output, uint80 roundId)
         public
         view
         returns (uint80, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
     {
         if (output >= outputsPerFeed) revert InvalidOutput(output, outputsPerFeed);
-        uint256 record = _record(feedId, roundId);
+        uint256 state = _state[feedId];
+        uint256 record;
+        if (roundId != 0 && roundId == uint32(state)) record = _stateRecord(state);
+        else (, record) = _locate(feedId, roundId);
         answer = _toAnswer(int32(uint32(record >> (48 + 32 * output))), feeds[feedId].decimals);
         startedAt = uint32(record >> 16);
         return (roundId, answer, startedAt, startedAt, roundId);
@@ -467,22 +519,37 @@ contract RiskOracle is EIP712 {
     }
 
     /// @notice Report `reportId`: acceptance time, model hash, input commitment and its history
-    ///         blob (as in `ReportAccepted`).
+    ///         blob (as in `ReportAccepted`). Reverts with UnknownReport for an id never issued
+    ///         and ReportNotRetained once the report left the history ring.
     function reportOf(uint256 reportId)
         external
         view
         returns (uint256 acceptedAt, bytes32 modelHash, uint256 inputCommitment, bytes memory history)
     {
-        uint256 header = _header[reportId];
-        if (header == 0) revert UnknownReport(reportId);
-        history = SSTORE2.read(address(uint160(header >> 64)));
-        return (uint32(header), modelHashes[uint32(header >> 32)], uint256(bytes32(history)), history);
+        uint256 count = reportCount;
+        if (reportId == 0 || reportId > count) revert UnknownReport(reportId);
+        uint256 oldest = _oldestRetained(count);
+        if (reportId < oldest) revert ReportNotRetained(reportId, oldest);
+        uint256 base = (reportId % historyReports) * _wordsPerReport;
+        uint256 header = _history[base];
+        inputCommitment = _history[base + 1];
+        uint256 k = feedsPerReport;
+        history = new bytes(32 + 16 * k);
+        assembly ("memory-safe") {
+            mstore(add(history, 0x20), inputCommitment)
+        }
+        for (uint256 slot; slot < k; ++slot) {
+            uint256 record = uint112(_history[base + 2 + slot / 2] >> (128 * (slot & 1)));
+            _putRecord(history, slot, record);
+        }
+        return (uint32(header), modelHashes[uint32(header >> 32)], inputCommitment, history);
     }
 
-    /// @notice Input commitment proved for round `roundId` of `feedId`, for audits by data holders.
+    /// @notice Input commitment proved for round `roundId` of `feedId`, for audits by data
+    ///         holders (while its report is in the history ring; else RoundNotRetained).
     function inputCommitmentOf(bytes32 feedId, uint256 roundId) external view returns (uint256) {
-        _record(feedId, roundId);
-        return uint256(bytes32(SSTORE2.read(_pointer(roundId >> 8), 0, 32)));
+        (uint256 base,) = _locate(feedId, roundId);
+        return _history[base + 1];
     }
 
     // ---------------------------------------------------------------- internals
@@ -516,30 +583,43 @@ contract RiskOracle is EIP712 {
         signers = _checkSignatures(reportDigest(report, instances[INPUT_HASH_INDEX]), signatures);
     }
 
-    /// @dev Publishes every non-empty slot; returns the report's history blob.
-    function _publishAll(Report calldata report, uint256[] calldata instances, uint256 reportId)
+    /// @dev Publishes every non-empty slot into the ring words at `base`; returns the report's
+    ///      history blob (for the event).
+    function _publishAll(Report calldata report, uint256[] calldata instances, uint256 reportId, uint256 base)
         internal
         returns (bytes memory history)
     {
         uint256 k = feedsPerReport;
         history = new bytes(32 + 16 * k);
-        uint256 commitment = instances[INPUT_HASH_INDEX];
-        bool published;
         assembly ("memory-safe") {
-            mstore(add(history, 0x20), commitment)
+            mstore(add(history, 0x20), calldataload(instances.offset))
         }
+        bool published;
+        uint256 pair; // records of the current slot pair (bit 254: one of them is published)
         for (uint256 slot; slot < k; ++slot) {
             uint256 record = _publish(report.feedIds[slot], report.observedAt[slot], instances, slot, reportId);
-            if (record == 0) continue;
-            published = true;
-            // 16 bytes at 32 + 16 slot: the record in the high half of a word (big-endian).
-            uint256 at = 0x40 + 16 * slot;
-            assembly ("memory-safe") {
-                let word := mload(add(history, at))
-                mstore(add(history, at), or(shl(128, record), and(word, sub(shl(128, 1), 1))))
+            unchecked {
+                // Unchecked: slot < k <= 255, base + 2 + slot / 2 is a ring word index.
+                if (record != 0) {
+                    _putRecord(history, slot, record);
+                    pair |= (record << (128 * (slot & 1))) | (1 << 254);
+                }
+                if (slot & 1 == 1 || slot == k - 1) {
+                    _history[base + 2 + slot / 2] = pair | (1 << 255); // never zero: no fresh slot
+                    published = published || pair != 0;
+                    pair = 0;
+                }
             }
         }
         if (!published) revert EmptyReport();
+    }
+
+    /// @dev Writes `record` as the 16 big-endian bytes of slot `slot` of a history blob.
+    function _putRecord(bytes memory history, uint256 slot, uint256 record) internal pure {
+        assembly ("memory-safe") {
+            let at := add(history, add(0x40, mul(16, slot)))
+            mstore(at, or(shl(128, record), and(mload(at), sub(shl(128, 1), 1))))
+        }
     }
 
     /// @dev Reverts unless `signatures` hold at least `threshold` valid, canonical signatures of
@@ -567,77 +647,108 @@ contract RiskOracle is EIP712 {
         if (!ok || ret.length != 32 || abi.decode(ret, (uint256)) != 1) revert ProofRejected();
     }
 
-    /// @dev Checks and stores one slot's round; returns its 128-bit history record (0: empty slot).
+    /// @dev Checks and stores one slot's round; returns its 112-bit history record (0: empty
+    ///      slot). Works on the packed words (FeedConfig's storage slot: maxAge bits 0-31,
+    ///      minDelay 32-63, window 64-95, index 96-111, decimals 112-119, enabled 120-127).
     function _publish(bytes32 feedId, uint256 observedAt, uint256[] calldata instances, uint256 slot, uint256 reportId)
         internal
         returns (uint256 record)
     {
         if (feedId == bytes32(0)) return 0;
-        FeedConfig memory config = feeds[feedId];
-        if (!config.enabled) revert UnknownFeed(feedId);
-        FeedState memory state = _unpackState(_state[feedId]);
+        uint256 config = _configWord(feedId);
+        if (uint8(config >> 120) == 0) revert UnknownFeed(feedId);
+        uint256 state = _state[feedId];
         _checkTiming(feedId, observedAt, config, state);
-        // A new window opens on the first round and on the first update after the last one closed;
-        // its opening values are the answers in force then (this round's own on the first round).
-        bool newWindow = state.latestRound == 0 || config.window == 0
-            || block.timestamp >= uint256(state.windowStart) + config.window;
-        uint256 answers = _checkOutputs(
-            feedId, instances, FIRST_OUTPUT_INDEX + slot * outputsPerFeed, state, newWindow, config.window
-        );
-        uint32 roundId = uint32(reportId << 8 | slot);
-        if (newWindow) state.windowStart = uint32(block.timestamp);
-        state.latestRound = roundId;
-        state.observedAt = uint32(observedAt);
-        state.acceptedAt = uint32(block.timestamp);
-        _state[feedId] = _packState(state);
-        record = uint256(config.index) | (observedAt << 16) | (answers << 48);
+        uint256 answers;
+        uint256 first;
+        unchecked {
+            first = FIRST_OUTPUT_INDEX + slot * outputsPerFeed; // slot < 256, outputsPerFeed <= 2
+        }
+        (answers, state) = _checkOutputs(feedId, instances, first, uint32(config >> 64), state);
+        _state[feedId] = (reportId << 8 | slot) | (observedAt << 32) | (block.timestamp << 64) | state;
+        record = uint16(config >> 96) | (observedAt << 16) | (answers << 48);
     }
 
-    /// @dev Freshness and pacing of a feed's new observation.
-    function _checkTiming(bytes32 feedId, uint256 observedAt, FeedConfig memory config, FeedState memory state)
-        internal
-        view
-    {
+    /// @dev The packed storage word of `feeds[feedId]`.
+    function _configWord(bytes32 feedId) internal view returns (uint256 config) {
+        FeedConfig storage stored = feeds[feedId];
+        assembly ("memory-safe") {
+            config := sload(stored.slot)
+        }
+    }
+
+    /// @dev Freshness and pacing of a feed's new observation (packed config and state words).
+    function _checkTiming(bytes32 feedId, uint256 observedAt, uint256 config, uint256 state) internal view {
         if (observedAt > block.timestamp) revert ReportFromFuture(feedId, observedAt, block.timestamp);
-        if (block.timestamp - observedAt > config.maxAge) revert ReportTooOld(feedId, observedAt, config.maxAge);
-        if (state.latestRound != 0) {
-            if (observedAt <= state.observedAt) revert StaleReport(feedId, observedAt, state.observedAt);
-            if (block.timestamp < uint256(state.acceptedAt) + config.minDelay) {
-                revert UpdateTooSoon(feedId, state.acceptedAt, config.minDelay);
+        // Unchecked: observedAt <= block.timestamp; times and delays are 32-bit.
+        unchecked {
+            if (block.timestamp - observedAt > uint32(config)) {
+                revert ReportTooOld(feedId, observedAt, uint32(config));
+            }
+            if (uint32(state) != 0) {
+                uint256 lastObservedAt = uint32(state >> 32);
+                if (observedAt <= lastObservedAt) revert StaleReport(feedId, observedAt, lastObservedAt);
+                uint256 acceptedAt = uint32(state >> 64);
+                uint256 minDelay = uint32(config >> 32);
+                if (block.timestamp < acceptedAt + minDelay) revert UpdateTooSoon(feedId, acceptedAt, minDelay);
             }
         }
     }
 
     /// @dev Bounds, per-report change and window change of every output (instances from `base`);
-    ///      updates `state`'s last and window-opening values and returns the packed answers.
-    function _checkOutputs(
-        bytes32 feedId,
-        uint256[] calldata instances,
-        uint256 base,
-        FeedState memory state,
-        bool newWindow,
-        uint32 window
-    ) internal view returns (uint256 answers) {
-        bool first = state.latestRound == 0;
-        uint256 packedLimits = _limits[feedId];
-        for (uint256 j; j < outputsPerFeed; ++j) {
-            int32 answer = _checked(feedId, j, instances[base + j]);
-            Limits memory lim = _unpackLimits(packedLimits, j);
-            if (answer < lim.minAnswer || answer > lim.maxAnswer) {
-                revert AnswerOutOfBounds(feedId, j, answer, lim.minAnswer, lim.maxAnswer);
+    ///      returns the packed answers (32 bits per output) and the new state's bits 96-255
+    ///      (window start, answers, window-opening values).
+    function _checkOutputs(bytes32 feedId, uint256[] calldata instances, uint256 base, uint256 window, uint256 state)
+        internal
+        view
+        returns (uint256 answers, uint256 upper)
+    {
+        // A new window opens on the first round and on the first update after the last one closed;
+        // its opening values are the answers in force then (this round's own on the first round).
+        // Per-output context: limits (bits 0-127), previous answer (128-159), window-opening value
+        // (160-191), flags: first round (192), new window (193), window limit applies (194).
+        // Unchecked: shifts and offsets are small (j < outputsPerFeed <= 2), times 32-bit.
+        unchecked {
+            uint256 flags = (uint32(state) == 0 ? 1 << 192 : 0) | (window != 0 ? 1 << 194 : 0);
+            if (uint32(state) == 0 || window == 0 || block.timestamp >= uint256(uint32(state >> 96)) + window) {
+                flags |= 1 << 193;
             }
-            int32 previous = j == 0 ? state.last0 : state.last1;
-            if (!first && _distance(answer, previous) > lim.maxDelta) {
-                revert ChangeTooLarge(feedId, j, previous, answer, lim.maxDelta);
+            uint256 packedLimits = _limits[feedId];
+            for (uint256 j; j < outputsPerFeed; ++j) {
+                (uint256 answer, uint256 anchor) = _checkOutput(
+                    feedId,
+                    j,
+                    instances[base + j],
+                    uint128(packedLimits >> (128 * j)) | (uint256(uint32(state >> (128 + 32 * j))) << 128)
+                        | (uint256(uint32(state >> (192 + 32 * j))) << 160) | flags
+                );
+                answers |= answer << (32 * j);
+                upper |= anchor << (192 + 32 * j);
             }
-            int32 anchor = newWindow ? (first ? answer : previous) : (j == 0 ? state.anchor0 : state.anchor1);
-            if (window != 0 && _distance(answer, anchor) > lim.maxWindowDelta) {
-                revert WindowChangeTooLarge(feedId, j, anchor, answer, lim.maxWindowDelta);
-            }
-            if (j == 0) (state.last0, state.anchor0) = (answer, anchor);
-            else (state.last1, state.anchor1) = (answer, anchor);
-            answers |= uint256(uint32(answer)) << (32 * j);
+            upper |= ((flags & (1 << 193) != 0 ? block.timestamp : uint32(state >> 96)) << 96) | (answers << 128);
         }
+    }
+
+    /// @dev Guardrails of output j given its `context` (see `_checkOutputs`); returns the answer
+    ///      and the window-opening value as 32-bit two's complement.
+    function _checkOutput(bytes32 feedId, uint256 j, uint256 felt, uint256 context)
+        internal
+        pure
+        returns (uint256, uint256)
+    {
+        int256 answer = _checked(feedId, j, felt);
+        if (answer < int32(uint32(context)) || answer > int32(uint32(context >> 32))) {
+            revert AnswerOutOfBounds(feedId, j, answer, int32(uint32(context)), int32(uint32(context >> 32)));
+        }
+        int256 previous = context & (1 << 192) != 0 ? answer : int256(int32(uint32(context >> 128)));
+        if (_distance(answer, previous) > uint32(context >> 64)) {
+            revert ChangeTooLarge(feedId, j, previous, answer, uint32(context >> 64));
+        }
+        int256 anchor = context & (1 << 193) != 0 ? previous : int256(int32(uint32(context >> 160)));
+        if (context & (1 << 194) != 0 && _distance(answer, anchor) > uint32(context >> 96)) {
+            revert WindowChangeTooLarge(feedId, j, anchor, answer, uint32(context >> 96));
+        }
+        return (uint32(int32(answer)), uint32(int32(anchor)));
     }
 
     function _unpackLimits(uint256 packed, uint256 j) internal pure returns (Limits memory) {
@@ -652,30 +763,39 @@ contract RiskOracle is EIP712 {
         return int32(value);
     }
 
-    function _distance(int32 a, int32 b) internal pure returns (uint256) {
-        int256 d = int256(a) - int256(b);
-        return uint256(d < 0 ? -d : d);
-    }
-
-    /// @dev The history record of round `roundId` if it belongs to `feedId`; else NoDataPresent.
-    function _record(bytes32 feedId, uint256 roundId) internal view returns (uint256 record) {
-        uint16 index = feeds[feedId].index;
-        uint256 slot = roundId & 0xff;
-        address pointer = roundId == 0 || roundId > type(uint32).max ? address(0) : _pointer(roundId >> 8);
-        if (pointer != address(0) && slot < feedsPerReport) {
-            record = uint128(bytes16(SSTORE2.read(pointer, 32 + 16 * slot, 48 + 16 * slot)));
+    /// @dev |a - b| of two int32 values (unchecked: cannot overflow).
+    function _distance(int256 a, int256 b) internal pure returns (uint256) {
+        unchecked {
+            int256 d = a - b;
+            return uint256(d < 0 ? -d : d);
         }
-        if (index == 0 || uint16(record) != index) revert NoDataPresent(feedId, roundId);
     }
 
-    function _pointer(uint256 reportId) internal view returns (address) {
-        return address(uint160(_header[reportId] >> 64));
+    /// @dev Oldest report still in the history ring when `count` reports exist.
+    function _oldestRetained(uint256 count) internal view returns (uint256) {
+        return count > historyReports ? count - historyReports + 1 : 1;
     }
 
-    function _packState(FeedState memory s) internal pure returns (uint256) {
-        return uint256(s.latestRound) | (uint256(s.observedAt) << 32) | (uint256(s.acceptedAt) << 64)
-            | (uint256(s.windowStart) << 96) | (uint256(uint32(s.last0)) << 128) | (uint256(uint32(s.last1)) << 160)
-            | (uint256(uint32(s.anchor0)) << 192) | (uint256(uint32(s.anchor1)) << 224);
+    /// @dev Ring base and record of round `roundId` if it belongs to `feedId`; NoDataPresent when
+    ///      the feed has no such round, RoundNotRetained when its report was overwritten.
+    function _locate(bytes32 feedId, uint256 roundId) internal view returns (uint256 base, uint256 record) {
+        uint16 index = feeds[feedId].index;
+        uint256 reportId = roundId >> 8;
+        uint256 slot = roundId & 0xff;
+        uint256 count = reportCount;
+        if (index == 0 || reportId == 0 || reportId > count || slot >= feedsPerReport) {
+            revert NoDataPresent(feedId, roundId);
+        }
+        uint256 oldest = _oldestRetained(count);
+        if (reportId < oldest) revert RoundNotRetained(feedId, roundId, oldest);
+        base = (reportId % historyReports) * _wordsPerReport;
+        record = uint112(_history[base + 2 + slot / 2] >> (128 * (slot & 1)));
+        if (uint16(record) != index) revert NoDataPresent(feedId, roundId);
+    }
+
+    /// @dev The latest round of a feed as a history record (without the feed index).
+    function _stateRecord(uint256 state) internal pure returns (uint256) {
+        return (uint256(uint32(state >> 32)) << 16) | (uint256(uint64(state >> 128)) << 48);
     }
 
     function _unpackState(uint256 w) internal pure returns (FeedState memory) {

@@ -36,8 +36,10 @@ class AnvilNode:
         log_path: Path | None = None,
         startup_timeout: float = 30.0,
         chain_id: int = ANVIL_CHAIN_ID,
+        steps_tracing: bool = False,
     ) -> None:
         self.chain_id = chain_id
+        self.steps_tracing = steps_tracing  # opcode traces for debug_traceTransaction
         self.port = free_loopback_port()
         self.rpc_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -53,6 +55,7 @@ class AnvilNode:
             "--port", str(self.port),
             "--chain-id", str(self.chain_id),
             "--accounts", "3",
+            *(["--steps-tracing"] if self.steps_tracing else []),
         ]  # fmt: skip
         self._proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
         w3 = Web3(Web3.HTTPProvider(self.rpc_url, request_kwargs={"timeout": 2}))

@@ -47,6 +47,11 @@ class OracleRevert(ChainError):
 LIBRARY_REMAPPINGS = ["solady/=node_modules/solady/src/"]
 
 
+# Reports whose rounds stay readable by id on chain (RiskOracle.historyReports): older rounds are
+# in the ReportAccepted events. Gas per report does not depend on it once the ring is full.
+HISTORY_REPORTS = 4096
+
+
 @functools.cache
 def compile_oracle_contracts(src: Path = CONTRACTS_SRC) -> dict[str, CompiledContract]:
     """Compile every contract under `contracts/src` with solc-js (cached per process)."""
@@ -254,12 +259,14 @@ def deploy_oracle(
     threshold: int = 0,
     margin: MarginParams | None = None,
     permissionless: bool = False,
+    history_reports: int = HISTORY_REPORTS,
 ) -> OracleStack:
     """Deploy RiskOracle (pinned to the circuit's `verifier`), configure `feeds` with one
     adapter per feed output, set the attester set and threshold (when given) and, with
     `margin`, a MarginEngine reading one adapter.
 
-    The sending account becomes admin and an allow-listed transmitter.
+    The sending account becomes admin and an allow-listed transmitter. `history_reports` is the
+    length of the oracle's history ring (rounds of older reports revert with RoundNotRetained).
     """
     if layout.input_hash_index != 0 or layout.model_hash_index != 1:
         raise ChainError(
@@ -281,6 +288,7 @@ def deploy_oracle(
         layout.num_feeds,
         layout.outputs_per_feed,
         layout.output_scale,
+        history_reports,
         admin,
     )
     stack = OracleStack(w3=w3, oracle=deployed.contract, layout=layout)

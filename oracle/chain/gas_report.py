@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from eth_account import Account
 from web3 import Web3
 
 from circuits.artifacts import CircuitArtifacts
+from circuits.layout import InstanceLayout
 from circuits.pipeline import Proof, build_circuit, prove
 from oracle.chain.anvil import ANVIL_DEV_KEY, AnvilNode
 from oracle.chain.client import connect
@@ -39,6 +40,7 @@ from oracle.chain.contracts import (
     set_attesters,
     submit_report,
 )
+from oracle.chain.solidity import OPTIMIZER_RUNS
 from oracle.chain.verifier import deploy_verifier, verification_gas
 from oracle.errors import ChainError
 
@@ -58,6 +60,15 @@ ANCHORS = (
 # Measured before this change on the same benchmark (RiskOracle v1: reusable verifier + VKA,
 # no attesters, one storage slot per feed per round): steady-state submit gas by K.
 BASELINE_SUBMIT = {1: 805_138, 4: 1_307_129, 16: 1_750_395}
+# Measured by this benchmark before issue #12's storage work (RiskOracle v2 with an SSTORE2
+# history blob and a fresh header slot per report, optimizer 200 runs), threshold 2.
+BEFORE_SUBMIT = {1: 663_560, 4: 731_860, 16: 1_005_881}
+# Issue #12: K at which gas per feed drops under this.
+PER_FEED_GOAL = 25_000
+# History ring of the benchmark's oracle: small so that steady state (every report overwrites
+# the ring words of an older one) is reached after a few reports; the gas of a report does not
+# depend on the ring's length.
+BENCH_HISTORY_REPORTS = 4
 # Test-only attester keys (well-known constants, local chains only).
 ATTESTER_KEYS = [bytes([i + 1]) * 32 for i in range(3)]
 
@@ -88,6 +99,8 @@ class ContractsGasRow:
     digest_gas: int
     latest_round_data_estimate: int
     margin_update: int
+    breakdown: dict[str, int] = field(default_factory=dict)  # steady submit, t = 2, by opcode
+    prove_seconds: float | None = None  # median witness + prove of the batches
 
     @property
     def submit_next(self) -> int:
@@ -154,45 +167,87 @@ def sign_all(stack: OracleStack, report: SlotReport, commitment: int, n: int) ->
     return [bytes(Account.unsafe_sign_hash(digest, k).signature) for k in ATTESTER_KEYS[:n]]
 
 
-def measure(feeds: int, workdir: Path, progress: Callable[[str], None] = print) -> ContractsGasRow:
-    """Build, prove and measure the oracle for batches of `feeds` feeds."""
-    model, (calibration, *batches) = oracle_model_batches(feeds, 5)
+def prove_batches(
+    feeds: int, workdir: Path, batches: int = 5, progress: Callable[[str], None] = print
+) -> tuple[CircuitArtifacts, InstanceLayout, int, list[Proof]]:
+    """Build the oracle model's circuit for `feeds` feeds and prove `batches` real batches;
+    returns the artifacts, instance layout, model hash and proofs."""
+    model, (calibration, *rows) = oracle_model_batches(feeds, batches)
     artifacts = CircuitArtifacts(workdir / f"k{feeds}")
     progress(f"K={feeds}: building circuit")
-    build = build_circuit(model, batches[0], calibration, artifacts)
-    progress(f"K={feeds}: proving {len(batches)} batches")
-    proofs: list[Proof] = [
-        prove(artifacts, b.numpy(), f"gas{i}") for i, b in enumerate(batches, start=1)
-    ]
+    build = build_circuit(model, rows[0], calibration, artifacts)
+    progress(f"K={feeds}: proving {len(rows)} batches")
+    proofs = [prove(artifacts, b.numpy(), f"gas{i}") for i, b in enumerate(rows, start=1)]
+    return artifacts, build.layout, build.model_hash, proofs
+
+
+def measure(feeds: int, workdir: Path, progress: Callable[[str], None] = print) -> ContractsGasRow:
+    """Build, prove and measure the oracle for batches of `feeds` feeds."""
+    # Large circuits prove two batches (the later reports reuse them with new observation times
+    # and signatures; gas does not depend on the values).
+    batches = 5 if feeds <= 16 else 2
+    artifacts, layout, model_hash, proofs = prove_batches(feeds, workdir, batches, progress)
+    prove_seconds = [p.witness_seconds + p.prove_seconds for p in proofs]
+    return measure_on_chain(artifacts, layout, model_hash, proofs, workdir, prove_seconds)
+
+
+def measure_on_chain(
+    artifacts: CircuitArtifacts,
+    layout: InstanceLayout,
+    model_hash: int,
+    proofs: list[Proof],
+    workdir: Path,
+    prove_seconds: list[float] | None = None,
+) -> ContractsGasRow:
+    """Deploy the stack on a fresh anvil and measure every transaction with `proofs` (proofs of
+    the circuit in `artifacts`, used in turn)."""
+    feeds = layout.num_feeds
     names = [f"FEED-{k}" for k in range(feeds)]
     outputs = tuple(OutputSpec(o, -WIDE, WIDE, 2 * WIDE) for o in ("vol", "var99"))
     specs = [FeedSpec(n, outputs, max_age=10**6) for n in names]
     attesters = [Account.from_key(k).address for k in ATTESTER_KEYS]
-    with AnvilNode(log_path=workdir / f"anvil-k{feeds}.log") as node:
+    with AnvilNode(log_path=workdir / f"anvil-k{feeds}.log", steps_tracing=True) as node:
         w3 = connect(node.rpc_url, ANVIL_DEV_KEY)
         verifier = deploy_verifier(w3, artifacts)
         stack = deploy_oracle(
-            w3, verifier.address, build.layout, specs, attesters, 1, MarginParams()
+            w3,
+            verifier.address,
+            layout,
+            specs,
+            attesters,
+            1,
+            MarginParams(),
+            history_reports=BENCH_HISTORY_REPORTS,
         )
-        registered = register_model(stack, ModelSpec(build.model_hash, round=1))
+        registered = register_model(stack, ModelSpec(model_hash, round=1))
         ids = tuple(feed_id(n) for n in names)
 
-        def submit(proof: Proof, threshold: int, age: int) -> dict:
+        def submit(proof: Proof, threshold: int) -> dict:
+            w3.provider.make_request("evm_increaseTime", [60])
+            w3.provider.make_request("evm_mine", [])
             version = stack.oracle.functions.configVersion().call()
-            now = block_timestamp(w3) - age
+            now = block_timestamp(w3) - 5
             report = SlotReport(version, ids, tuple([now] * feeds))
             sigs = sign_all(stack, report, proof.instances[0], threshold)
             return submit_report(stack, report, proof.proof_bytes, proof.instances, sigs)
 
-        first = submit(proofs[0], 1, 40)
+        # The first report writes fresh feed state and fresh history-ring words; the ring is then
+        # filled (same proof, new observation times and signatures) so that the measured reports
+        # overwrite ring words as every report does once `historyReports` reports exist.
+        first = submit(proofs[0], 1)
+        for _ in range(BENCH_HISTORY_REPORTS - 1):
+            submit(proofs[0], 1)
         by_threshold: dict[int, int] = {}
         receipts = {}
         for i, threshold in enumerate((1, 2, 3)):
             if threshold > 1:
                 set_attesters(stack, attesters, threshold)
-            receipts[threshold] = submit(proofs[i + 1], threshold, 30 - 10 * i)
+            receipts[threshold] = submit(proofs[(i + 1) % len(proofs)], threshold)
             by_threshold[threshold] = int(receipts[threshold]["gasUsed"])
         tx = w3.eth.get_transaction(receipts[2]["transactionHash"])
+        breakdown = submit_breakdown(
+            w3, receipts[2]["transactionHash"], int(receipts[2]["gasUsed"]), bytes(tx["input"])
+        )
         version = stack.oracle.functions.configVersion().call()
         probe = SlotReport(version, ids, tuple([1] * feeds))
         digest_call = stack.oracle.functions.reportDigest(probe.as_tuple(), 1)
@@ -209,10 +264,11 @@ def measure(feeds: int, workdir: Path, progress: Callable[[str], None] = print) 
         assert stack.margin_engine is not None
         margin = send(w3, stack.margin_engine.functions.updateInitialMargin(), "margin update")
         in_submit = verifier_call_gas(w3, receipts[2]["transactionHash"], verifier.address)
-        direct = verification_gas(verifier, proofs[4].proof_bytes, proofs[4].instances)
+        direct = verification_gas(verifier, proofs[-1].proof_bytes, proofs[-1].instances)
+        registered_gas = int(registered["gasUsed"])
     return ContractsGasRow(
         feeds=feeds,
-        outputs_per_feed=build.layout.outputs_per_feed,
+        outputs_per_feed=layout.outputs_per_feed,
         proof_bytes=len(proofs[0].proof_bytes),
         verifier_deploy=verifier.deploy_gas,
         verifier_runtime_bytes=verifier.runtime_size,
@@ -224,7 +280,7 @@ def measure(feeds: int, workdir: Path, progress: Callable[[str], None] = print) 
         margin_engine_runtime_bytes=stack.sizes["MarginEngine"],
         configure_feed=stack.gas["configureFeed"],
         set_attesters=stack.gas["setAttesters"],
-        register_model=int(registered["gasUsed"]),
+        register_model=registered_gas,
         submit_first=int(first["gasUsed"]),
         submit_by_threshold=by_threshold,
         submit_calldata_bytes=len(bytes(tx["input"])),
@@ -233,11 +289,102 @@ def measure(feeds: int, workdir: Path, progress: Callable[[str], None] = print) 
         digest_gas=int(digest_gas),
         latest_round_data_estimate=int(read),
         margin_update=int(margin["gasUsed"]),
+        breakdown=breakdown,
+        prove_seconds=_median(prove_seconds) if prove_seconds else None,
     )
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+# Opcode categories of the oracle's own frame in `submit_breakdown`.
+_CATEGORIES = {
+    "SSTORE": "storage writes (SSTORE)",
+    "SLOAD": "storage reads (SLOAD)",
+    "CREATE": "contract creation (CREATE)",
+    "CREATE2": "contract creation (CREATE)",
+    "LOG0": "events (LOG)",
+    "LOG1": "events (LOG)",
+    "LOG2": "events (LOG)",
+    "LOG3": "events (LOG)",
+    "LOG4": "events (LOG)",
+    "KECCAK256": "hashing (KECCAK256)",
+    "EXTCODECOPY": "code reads (EXTCODECOPY/EXTCODESIZE)",
+    "EXTCODESIZE": "code reads (EXTCODECOPY/EXTCODESIZE)",
+}
+
+
+def submit_breakdown(w3: Web3, tx_hash: bytes, gas_used: int, calldata: bytes) -> dict[str, int]:
+    """Where a submit's gas goes, from anvil's opcode trace: intrinsic and calldata gas, then
+    each opcode of the oracle's own frame charged what it really cost (for a call, the gas
+    consumed until it returned, the callee included); the refund is negative."""
+    trace = w3.provider.make_request(
+        "debug_traceTransaction",
+        [
+            "0x" + bytes(tx_hash).hex(),
+            {"disableStack": True, "disableMemory": True, "disableStorage": True},
+        ],
+    )
+    result = trace.get("result") or {}
+    steps = result.get("structLogs") or []
+    if not steps:
+        raise ChainError(f"no opcode trace for tx 0x{bytes(tx_hash).hex()}")
+    out = {"intrinsic (21,000)": INTRINSIC_GAS, "calldata": calldata_gas(calldata)}
+    execution = 0
+    top = steps[0]["depth"]
+    for i, step in enumerate(steps):
+        if step["depth"] != top:
+            continue
+        nxt = next((s for s in steps[i + 1 :] if s["depth"] <= top), None)
+        cost = step["gas"] - nxt["gas"] if nxt is not None else step["gasCost"]
+        op = step["op"]
+        if op in ("CALL", "STATICCALL", "DELEGATECALL"):
+            label = "calls (verifier, ecrecover)"
+        else:
+            label = _CATEGORIES.get(op, "other execution (checks, memory, ABI)")
+        out[label] = out.get(label, 0) + cost
+        execution += cost
+    out["refund"] = gas_used - out["intrinsic (21,000)"] - out["calldata"] - execution
+    return out
 
 
 def _verdict(value: int, target: int) -> str:
     return f"{value:,} ({'met' if value <= target else 'NOT met'}, target {target:,})"
+
+
+def per_feed_answer(rows: list[ContractsGasRow]) -> list[str]:
+    """Where gas per feed drops under PER_FEED_GOAL: measured, else extrapolated from the two
+    largest K (per feed = fixed / K + marginal) and labelled as such."""
+    lines = [f"## Gas per feed against K (goal: under {PER_FEED_GOAL:,} per feed)", ""]
+    lines += [
+        f"- K = {r.feeds}: {r.submit_next_per_feed:,} per feed"
+        + (f", witness + prove {r.prove_seconds:.1f} s" if r.prove_seconds is not None else "")
+        for r in rows
+    ]
+    under = [r for r in rows if r.submit_next_per_feed < PER_FEED_GOAL]
+    if under:
+        lines.append(f"- measured: under {PER_FEED_GOAL:,} per feed from K = {under[0].feeds}.")
+        return lines
+    ordered = sorted(rows, key=lambda r: r.feeds)
+    if len(ordered) < 2:
+        return lines
+    a, b = ordered[-2], ordered[-1]
+    marginal = (b.submit_next - a.submit_next) / (b.feeds - a.feeds)
+    fixed = b.submit_next - marginal * b.feeds
+    if marginal >= PER_FEED_GOAL:
+        lines.append(
+            f"- not reached: each extra feed costs {marginal:,.0f} (K = {a.feeds} to {b.feeds})."
+        )
+    else:
+        k = int(fixed / (PER_FEED_GOAL - marginal)) + 1
+        lines.append(
+            f"- not measured under {PER_FEED_GOAL:,} up to K = {b.feeds}; from K = {a.feeds} to "
+            f"{b.feeds} each extra feed costs {marginal:,.0f} over a fixed {fixed:,.0f}, so per "
+            f"feed drops under {PER_FEED_GOAL:,} at about K = {k} (extrapolated)."
+        )
+    return lines
 
 
 def render_markdown(rows: list[ContractsGasRow]) -> str:
@@ -245,7 +392,7 @@ def render_markdown(rows: list[ContractsGasRow]) -> str:
     header = "| measure | " + " | ".join(f"K = {r.feeds}" for r in rows) + " |"
     lines = [
         "# On-chain oracle gas (real EZKL proofs of the oracle model, anvil, solc-js 0.8.37, "
-        "optimizer 200 runs)",
+        f"optimizer {OPTIMIZER_RUNS:,} runs)",
         "",
         f"Each feed publishes {rows[0].outputs_per_feed} outputs (volatility and 99% VaR) from "
         "one proof; submits are steady state (every feed already has a round) with 4 attesters "
@@ -267,7 +414,11 @@ def render_markdown(rows: list[ContractsGasRow]) -> str:
     row("submit per published value (feed x output)",
         [r.submit_next // (r.feeds * r.outputs_per_feed) for r in rows])  # fmt: skip
     row(
-        "baseline before this change (v1, no attesters)",
+        "before issue #12's storage work (v2, SSTORE2 history, 200 runs)",
+        [f"{BEFORE_SUBMIT[r.feeds]:,}" if r.feeds in BEFORE_SUBMIT else "n/a" for r in rows],
+    )
+    row(
+        "v1 baseline (no attesters)",
         [f"{BASELINE_SUBMIT[r.feeds]:,}" if r.feeds in BASELINE_SUBMIT else "n/a" for r in rows],
     )
     row("- verifier call inside submit", [r.verifier_call_in_submit for r in rows])
@@ -275,12 +426,20 @@ def render_markdown(rows: list[ContractsGasRow]) -> str:
         [r.attester_check(2) for r in rows])  # fmt: skip
     row("- oracle's own share (intrinsic, calldata, checks, storage, events)",
         [r.oracle_share for r in rows])  # fmt: skip
+    labels = list(dict.fromkeys(k for r in rows for k in r.breakdown))
+    for label in labels:
+        row(f"-- submit by opcode: {label}", [r.breakdown.get(label, 0) for r in rows])
+    row(
+        "witness + prove, median (s)",
+        [f"{r.prove_seconds:.1f}" if r.prove_seconds is not None else "n/a" for r in rows],
+    )
     row("submit, threshold 1", [r.submit_by_threshold[1] for r in rows])
     row("submit, threshold 3", [r.submit_by_threshold[3] for r in rows])
     row("attester check, 3 signatures", [r.attester_check(3) for r in rows])
     row("gas per extra signature", [r.gas_per_signature for r in rows])
     row("EIP-712 digest (view, execution)", [r.digest_gas for r in rows])
-    row("submit, first report (fresh feed state)", [r.submit_first for r in rows])
+    row("submit, first report (fresh feed state and history ring)",
+        [r.submit_first for r in rows])  # fmt: skip
     row("submit calldata (bytes)", [r.submit_calldata_bytes for r in rows])
     row("proof size (bytes)", [r.proof_bytes for r in rows])
     row("verifyProof direct (transaction)", [r.verify_direct for r in rows])
@@ -323,6 +482,7 @@ def render_markdown(rows: list[ContractsGasRow]) -> str:
         f"- attester check with 2 signatures: "
         f"{_verdict(max(r.attester_check(2) for r in rows), TARGET_ATTESTER_GAS_2)}"
     )
+    lines += ["", *per_feed_answer(rows)]
     lines += [
         "",
         "## Public anchors (not measured here)",

@@ -11,8 +11,8 @@ from web3.exceptions import ContractLogicError
 
 from circuits.artifacts import CircuitArtifacts
 from circuits.evm import VERIFIER_CONTRACT
-from oracle.chain.client import deploy, transact
-from oracle.chain.solidity import compile_file
+from oracle.chain.client import EIP170_LIMIT, deploy, transact
+from oracle.chain.solidity import SIZE_OPTIMIZER_RUNS, compile_file
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,18 @@ class OnChainVerifier:
 
 
 def deploy_verifier(w3: Web3, artifacts: CircuitArtifacts) -> OnChainVerifier:
-    """Compile the EZKL-written verifier with solc-js and deploy it (EIP-170 is checked)."""
+    """Compile the EZKL-written verifier with solc-js and deploy it (EIP-170 is checked).
+
+    Compiled for execution cost (OPTIMIZER_RUNS) unless that exceeds EIP-170; then for size.
+    """
     compiled = compile_file(artifacts.verifier_sol, VERIFIER_CONTRACT)
+    if compiled.runtime_size > EIP170_LIMIT:
+        log.info(
+            "%s: %d bytes at the default optimizer runs; compiling for size",
+            artifacts.verifier_sol,
+            compiled.runtime_size,
+        )
+        compiled = compile_file(artifacts.verifier_sol, VERIFIER_CONTRACT, SIZE_OPTIMIZER_RUNS)
     deployment = deploy(w3, compiled)
     return OnChainVerifier(
         w3=w3,

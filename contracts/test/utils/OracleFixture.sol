@@ -13,6 +13,8 @@ abstract contract OracleFixture is Test {
     uint256 internal constant K = 2;
     uint256 internal constant J = 2;
     uint8 internal constant SCALE = 13;
+    /// @dev Reports kept in the history ring (RiskOracle.historyReports) by the fixture oracle.
+    uint256 internal constant HISTORY = 1024;
     int256 internal constant ONE = int256(1) << SCALE; // 1.0 in fixed point
     bytes32 internal constant FEED_A = keccak256("ETH"); // 8 decimals
     bytes32 internal constant FEED_B = keccak256("BTC"); // 18 decimals
@@ -32,7 +34,7 @@ abstract contract OracleFixture is Test {
     function setUp() public virtual {
         vm.warp(1_700_000_000);
         verifier = new VerifierDouble();
-        oracle = new RiskOracle(address(verifier), K, J, SCALE, address(this));
+        oracle = new RiskOracle(address(verifier), K, J, SCALE, HISTORY, address(this));
         oracle.configureFeed(FEED_A, configA(), limitsA(), "ETH volatility and VaR");
         oracle.configureFeed(FEED_B, configB(), limitsB(), "BTC volatility and VaR");
         oracle.registerModel(MODEL, 7, 2500, keccak256("metrics"), 0);

@@ -4,11 +4,13 @@ run through `proofcast bench contracts`)."""
 from dataclasses import replace
 
 from oracle.chain.gas_report import (
+    PER_FEED_GOAL,
     TARGET_ATTESTER_GAS_2,
     TARGET_SUBMIT_GAS_K4,
     TARGET_SUBMIT_GAS_K16,
     ContractsGasRow,
     calldata_gas,
+    per_feed_answer,
     render_markdown,
 )
 
@@ -68,3 +70,13 @@ def test_verdicts_compare_whole_submits_with_targets() -> None:
     assert "attester check with 2 signatures: " in render_markdown([costly])
     assert render_markdown([costly]).count("NOT met") == 1
     assert f"| submit per feed | {600_000 // 16:,} |" in render_markdown([costly])
+
+
+def test_per_feed_goal_is_measured_when_reached_else_extrapolated_and_labelled() -> None:
+    reached = per_feed_answer([row(16, 30 * 16_000), row(32, (PER_FEED_GOAL - 1) * 32)])
+    assert reached[-1].startswith("- measured: under") and "K = 32" in reached[-1]
+    # 400k fixed + 10k per feed: 25k per feed at K = 400k / 15k = 26.7 -> 27
+    far = per_feed_answer([row(4, 440_000), row(16, 560_000)])
+    assert "extrapolated" in far[-1] and "about K = 27" in far[-1]
+    steep = per_feed_answer([row(4, 400_000), row(16, 400_000 + 12 * 30_000)])
+    assert "not reached" in steep[-1]
