@@ -133,12 +133,7 @@ contract RiskOracleRingInvariantTest is OracleFixture {
         oracle.retireModel(retired);
         oracle.setPermissionless(true);
         oracle.setAttesters(attesterAddrs, THRESHOLD);
-        uint256[] memory keys = new uint256[](N_ATTESTERS + 1);
-        for (uint256 i; i < N_ATTESTERS; ++i) {
-            keys[i] = attesterKeys[i];
-        }
-        (, keys[N_ATTESTERS]) = makeAddrAndKey("stranger");
-        handler = new OracleHandler(oracle, FEED_A, MODEL, retired, keys);
+        handler = new OracleHandler(oracle, FEED_A, MODEL, retired, keysWithStranger());
         targetContract(address(handler));
     }
 

@@ -156,12 +156,7 @@ contract RiskOracleInvariantTest is OracleFixture {
         lim[0].maxWindowDelta = MAX_WINDOW_DELTA;
         lim[1].maxWindowDelta = MAX_WINDOW_DELTA;
         oracle.configureFeed(FEED_A, config, lim, "windowed");
-        uint256[] memory keys = new uint256[](N_ATTESTERS + 1);
-        for (uint256 i; i < N_ATTESTERS; ++i) {
-            keys[i] = attesterKeys[i];
-        }
-        (, keys[N_ATTESTERS]) = makeAddrAndKey("stranger");
-        handler = new OracleHandler(oracle, FEED_A, MODEL, retired, keys);
+        handler = new OracleHandler(oracle, FEED_A, MODEL, retired, keysWithStranger());
         targetContract(address(handler));
     }
 

@@ -169,6 +169,15 @@ abstract contract OracleFixture is Test {
         }
     }
 
+    /// @dev Every attester's key plus one key that is not an attester (for fuzzing handlers).
+    function keysWithStranger() internal returns (uint256[] memory keys) {
+        keys = new uint256[](N_ATTESTERS + 1);
+        for (uint256 i; i < N_ATTESTERS; ++i) {
+            keys[i] = attesterKeys[i];
+        }
+        (, keys[N_ATTESTERS]) = makeAddrAndKey("stranger");
+    }
+
     function quorum() internal pure returns (uint256[] memory who) {
         who = new uint256[](2);
         (who[0], who[1]) = (0, 2);
