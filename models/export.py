@@ -26,9 +26,29 @@ def input_width(model: torch.nn.Module) -> int:
     raise ValueError(f"cannot tell the input width of {type(model).__name__}")
 
 
+def provable_graph(model: torch.nn.Module) -> torch.nn.Module:
+    """The module whose graph is exported: `model.provable()` when the model defines one (an
+    equal function rewritten for fewer circuit rows, `models.network.ProvableHeads`), else
+    the model itself."""
+    provable = getattr(model, "provable", None)
+    return (provable() if callable(provable) else model).eval()
+
+
+class AsTrained(torch.nn.Module):
+    """`model` exported as written, without its `provable` rewrite (a benchmark baseline)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.n_features = input_width(model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
 def _export(model: torch.nn.Module, example: torch.Tensor, target: str | io.BytesIO) -> None:
     torch.onnx.export(
-        model.eval(),
+        provable_graph(model.eval()),
         (example,),
         target,
         input_names=["input"],

@@ -1,7 +1,8 @@
 """A model's on-chain identity: the Poseidon hash of its quantised weights.
 
 EZKL with `param_visibility="hashed"` exposes, as a public instance, the Poseidon hash of every
-constant tensor of the ONNX graph, taken in the order the graph's nodes first use them (with
+constant tensor of the ONNX graph, taken in the order EZKL's graph evaluation meets them
+(`graph_constants`; with
 the layouts the export gives them: a bias-free Linear becomes a MatMul by the transposed
 weight), each quantised as round(w * 2**param_scale), flattened row-major and encoded as BN254
 field elements. This module recomputes that value from the same ONNX export the circuit proves,
@@ -45,27 +46,45 @@ def poseidon_fixed_point(values: np.ndarray, scale: int) -> int:
 
 
 def graph_constants(graph: onnx.GraphProto) -> list[np.ndarray]:
-    """Constant tensors of `graph` in the order its nodes first use them.
+    """Constant tensors of `graph` in the order EZKL's circuit (tract's evaluation order) meets
+    them.
 
-    Initializers and Constant nodes count; an Identity of a constant is the same constant (the
-    exporter emits one when two modules hold equal buffers, and EZKL folds it), so it is
-    hashed once, where first used.
+    That order is a depth-first walk back from the outputs that emits each node after its
+    inputs, visiting a node's computed inputs before its constant ones; a constant is hashed
+    once, where the walk first reaches it. Initializers and Constant nodes count; an Identity of
+    a constant is the same constant (the exporter emits one when two modules hold equal
+    buffers, and EZKL folds it). For a graph whose nodes already come in that order this is
+    simply the order of first use.
     """
     constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     for node in graph.node:
         if node.op_type == "Constant" and node.attribute:
             constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
     alias = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "Identity"}
+    producer = {out: node for node in graph.node for out in node.output}
     ordered: list[np.ndarray] = []
     seen: set[str] = set()
-    for node in graph.node:
-        if node.op_type == "Identity":
-            continue
-        for name in node.input:
-            source = alias.get(name, name)
-            if source in constants and source not in seen:
-                seen.add(source)
-                ordered.append(constants[source])
+    # An explicit stack instead of recursion: (tensor name, inputs still to visit or None).
+    for output in graph.output:
+        stack: list[tuple[str, list[str] | None]] = [(alias.get(output.name, output.name), None)]
+        while stack:
+            name, pending = stack.pop()
+            if pending is None:
+                if name in seen:
+                    continue
+                seen.add(name)
+                if name in constants:
+                    ordered.append(constants[name])
+                    continue
+                node = producer.get(name)
+                if node is None:  # a graph input
+                    continue
+                inputs = [alias.get(i, i) for i in node.input if i]
+                pending = [i for i in inputs if i not in constants]
+                pending += [i for i in inputs if i in constants]
+            if pending:
+                stack.append((name, pending[1:]))
+                stack.append((pending[0], None))
     return ordered
 
 

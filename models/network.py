@@ -12,7 +12,10 @@ contains everything from raw features to the number published on chain:
 with clip(v, lo, hi) = lo + relu(v - lo) - relu(v - hi).
 
 Only Gemm/MatMul, Add, Sub, Mul and Relu: nothing EZKL has to approximate with lookups except
-ReLU. With ``hidden=0`` the network is purely linear (a HAR-style regression on all features).
+ReLU. The circuit proves `provable()`, the same function with the normalisation and the output
+map folded into the layers and the clips on raw features (`ProvableHeads`): no Mul is left, and
+networks fit on the same statistics share their input clips, which halves the circuit's rows.
+With ``hidden=0`` the network is purely linear (a HAR-style regression on all features).
 The clip keeps the nonlinear branch inside the range it was trained on, so on a day beyond all
 history (a -33 % oil day) the forecast extrapolates linearly instead of through arbitrary ReLU
 kinks. The linear path extrapolates only `EXTRAPOLATION` normalised units beyond the training
@@ -117,6 +120,14 @@ class NormalisedNet(nn.Module):
             put(self.y_lo, float(y_shift) - OUTPUT_SIGMAS * abs(float(y_scale)))
             put(self.y_hi, float(y_shift) + OUTPUT_SIGMAS * abs(float(y_scale)))
 
+    def output_floor(self) -> torch.Tensor | None:
+        """A lower bound applied after the output clip (none here; `RiskModel` floors VaR)."""
+        return None
+
+    def provable(self) -> ProvableHeads:
+        """The graph the circuit proves for this network (`ProvableHeads`)."""
+        return ProvableHeads([self])
+
     def num_parameters(self) -> int:
         """Trainable parameters (normalisation buffers not counted)."""
         return sum(p.numel() for p in self.parameters())
@@ -200,3 +211,99 @@ def continue_training(
         return float(loss.detach())
     finally:
         torch.set_num_threads(threads)
+
+
+def _raw_bound(z: torch.Tensor, net: NormalisedNet) -> torch.Tensor:
+    """A normalised-unit bound expressed in raw feature units (x_scale > 0 by construction)."""
+    return (z.double() / net.x_scale.double() + net.x_shift.double()).float()
+
+
+class _ProvableHead(nn.Module):
+    """One network with its input normalisation and output map folded into its layers."""
+
+    def __init__(self, net: NormalisedNet) -> None:
+        super().__init__()
+        scale, shift = net.x_scale.double(), net.x_shift.double()
+        y_scale, y_shift = net.y_scale.double(), net.y_shift.double()
+        floor = net.output_floor()
+        lo, hi = net.y_lo, net.y_hi
+        if floor is not None:  # max(clip(h, lo, hi), f) = clip(h, max(lo, f), max(hi, f))
+            lo, hi = torch.maximum(lo, floor), torch.maximum(hi, floor)
+        self.register_buffer("y_lo", lo.detach().clone().float())
+        self.register_buffer("y_hi", hi.detach().clone().float())
+        n = net.n_features
+        self.skip = nn.Linear(n, 1)
+        w = net.skip.weight.detach().double() * scale
+        with torch.no_grad():
+            self.skip.weight.copy_((w * y_scale).float())
+            bias = (net.skip.bias.detach().double() - w @ shift) * y_scale + y_shift
+            self.skip.bias.copy_(bias.float())
+        self.hidden_size = net.hidden_size
+        if net.hidden_size > 0:
+            self.hidden = nn.Linear(n, net.hidden_size)
+            self.out = nn.Linear(net.hidden_size, 1, bias=False)
+            w = net.hidden.weight.detach().double() * scale
+            with torch.no_grad():
+                self.hidden.weight.copy_(w.float())
+                self.hidden.bias.copy_((net.hidden.bias.detach().double() - w @ shift).float())
+                self.out.weight.copy_((net.out.weight.detach().double() * y_scale).float())
+
+    def forward(self, c: torch.Tensor | None, e: torch.Tensor) -> torch.Tensor:
+        h = self.skip(e)
+        if c is not None:
+            h = h + self.out(torch.relu(self.hidden(c)))
+        return clip(h, self.y_lo, self.y_hi)
+
+
+class ProvableHeads(nn.Module):
+    """What the circuit proves for networks evaluated on the same input row: their outputs
+    side by side, the same function as calling each network, rewritten for fewer circuit rows.
+
+    * The input normalisation is folded into the first layers (``W (x - m) s = (W s) x - W s m``)
+      and the clips act on raw features with their bounds mapped back to raw units (clipping
+      commutes with the increasing map ``x -> (x - m) s``); the output map ``h y_scale +
+      y_shift`` is folded into the last layers. No multiplication by a constant tensor is left
+      to rescale in the circuit.
+    * Networks with equal input bounds (the federated models, fit on the same pooled
+      statistics) share one pair of clips.
+    * A floor after the output clip joins the clip (``max(clip(h, lo, hi), f) =
+      clip(h, max(lo, f), max(hi, f))``).
+
+    In exact arithmetic every output equals the network's own forward; in float32 they differ
+    by rounding (checked on every export by `circuits.export.onnx_parity`). The model hash is
+    taken from this graph's constants, so it changes whenever any weight or bound does.
+    """
+
+    def __init__(self, nets: list[NormalisedNet]) -> None:
+        super().__init__()
+        if not nets:
+            raise ValueError("ProvableHeads needs at least one network")
+        self.heads = nn.ModuleList(_ProvableHead(net) for net in nets)
+        groups: list[list[int]] = []
+        bounds: list[tuple[torch.Tensor, ...]] = []
+        for i, net in enumerate(nets):
+            b = tuple(_raw_bound(getattr(net, k), net) for k in ("z_lo", "z_hi", "e_lo", "e_hi"))
+            for g, other in enumerate(bounds):
+                if all(torch.equal(u, v) for u, v in zip(b, other, strict=True)):
+                    groups[g].append(i)
+                    break
+            else:
+                groups.append([i])
+                bounds.append(b)
+        self.groups = groups
+        for g, (z_lo, z_hi, e_lo, e_hi) in enumerate(bounds):
+            self.register_buffer(f"c_lo{g}", z_lo)
+            self.register_buffer(f"c_hi{g}", z_hi)
+            self.register_buffer(f"e_lo{g}", e_lo)
+            self.register_buffer(f"e_hi{g}", e_hi)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outs: dict[int, torch.Tensor] = {}
+        for g, members in enumerate(self.groups):
+            e = clip(x, getattr(self, f"e_lo{g}"), getattr(self, f"e_hi{g}"))
+            needs_c = any(self.heads[i].hidden_size > 0 for i in members)
+            c = clip(x, getattr(self, f"c_lo{g}"), getattr(self, f"c_hi{g}")) if needs_c else None
+            for i in members:
+                outs[i] = self.heads[i](c if self.heads[i].hidden_size > 0 else None, e)
+        ordered = [outs[i] for i in range(len(self.heads))]
+        return ordered[0] if len(ordered) == 1 else torch.cat(ordered, dim=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from models.network import ProvableHeads
 from models.risk import RiskModel
 from models.volatility import VolatilityModel
 
@@ -31,3 +32,8 @@ class OracleModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.volatility(x), self.risk(x)], dim=1)
+
+    def provable(self) -> ProvableHeads:
+        """The graph the circuit proves: both networks folded, sharing their input clips when
+        their normalisations agree (as the federated models' do)."""
+        return ProvableHeads([self.volatility, self.risk])

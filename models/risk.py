@@ -48,6 +48,9 @@ class RiskModel(NormalisedNet):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.var_floor + torch.relu(super().forward(x) - self.var_floor)
 
+    def output_floor(self) -> torch.Tensor:
+        return self.var_floor
+
 
 def pinball_loss(
     pred_quantile: torch.Tensor, target: torch.Tensor, q: float = QUANTILE

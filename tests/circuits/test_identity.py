@@ -1,13 +1,17 @@
 """The model hash computed from the torch module equals the circuit's public instance."""
 
+import json
 from pathlib import Path
 
+import ezkl
 import numpy as np
 import pytest
 import torch
 
 from circuits.artifacts import CircuitArtifacts
-from circuits.pipeline import build_circuit, prove, verify
+from circuits.fields import felt_from_ezkl_hex
+from circuits.pipeline import CircuitConfig, _run_args, build_circuit, prove, verify
+from models.export import AsTrained, export_onnx
 from models.identity import model_hash
 from models.oracle_model import OracleModel
 from models.risk import RiskModel, train_risk
@@ -50,3 +54,39 @@ def test_hash_changes_with_any_weight() -> None:
 def test_mismatched_feature_widths_are_refused() -> None:
     with pytest.raises(ValueError, match="8 features"):
         OracleModel(VolatilityModel(8, 4), RiskModel(6, 4))
+
+
+def _ezkl_param_hash(model: torch.nn.Module, x: np.ndarray, workdir: Path) -> int:
+    """The hashed-parameter instance EZKL itself computes for `model` (witness only, no keys)."""
+    workdir.mkdir(parents=True)
+    onnx_path, settings, compiled = workdir / "m.onnx", workdir / "settings.json", workdir / "c"
+    export_onnx(model, torch.tensor(x[:1]), onnx_path)
+    ezkl.gen_settings(str(onnx_path), str(settings), py_run_args=_run_args(CircuitConfig(), 1))
+    ezkl.compile_circuit(str(onnx_path), str(compiled), str(settings))
+    data = workdir / "input.json"
+    data.write_text(json.dumps({"input_data": [x[:1].reshape(-1).tolist()]}))
+    witness = ezkl.gen_witness(str(data), str(compiled), str(workdir / "witness.json"))
+    return felt_from_ezkl_hex(witness["processed_params"]["poseidon_hash"][0])
+
+
+@pytest.mark.parametrize(
+    "variant", ["volatility", "risk", "oracle-separate", "oracle-shared", "as-trained"]
+)
+def test_model_hash_follows_ezkl_constant_order(variant: str, tmp_path: Path) -> None:
+    """EZKL hashes the graph's constants in tract's evaluation order, not the ONNX node order:
+    `models.identity.graph_constants` must follow it for every graph shape the node proves
+    (one network, two networks with separate or shared input clips, and the graph as trained)."""
+    oracle, X = _trained_oracle_model()
+    vol, risk = oracle.volatility, oracle.risk
+    shared_risk = train_risk(RiskModel(8, 4), X, X[:, 2], epochs=5, calibration_fraction=0.0)
+    models = {
+        "volatility": vol,
+        "risk": risk,
+        "oracle-separate": oracle,
+        "oracle-shared": OracleModel(vol, shared_risk),
+        "as-trained": AsTrained(oracle),
+    }
+    model = models[variant].eval()
+    if variant == "oracle-shared":
+        assert model.provable().groups == [[0, 1]]
+    assert model_hash(model) == _ezkl_param_hash(model, X, tmp_path / variant)
