@@ -45,13 +45,14 @@ def _show(output_dir: Path, rounds: int) -> None:
         "failed",
         "QLIKE",
         "VaR breaches",
-        "epsilon",
+        "epsilon (provider)",
+        "epsilon (record)",
         "model hash",
     ):
         table.add_column(col)
     for rnd in range(1, rounds + 1):
         m = load_manifest(output_dir, rnd)
-        eps = m.dp.get("epsilon")
+        eps, record_eps = m.dp.get("epsilon"), m.dp.get("record_epsilon")
         table.add_row(
             str(rnd),
             str(len(m.participants)),
@@ -59,6 +60,7 @@ def _show(output_dir: Path, rounds: int) -> None:
             f"{m.metrics.get('qlike', float('nan')):.4f}",
             f"{100 * m.metrics.get('var-breach-rate', float('nan')):.2f}%",
             "-" if eps is None else f"{eps:.3g}",
+            "-" if record_eps is None else f"{record_eps:.3g}",
             m.model_hashes["volatility"][:18] + "...",
         )
     console.print(table)

@@ -89,6 +89,7 @@ def _train(
         lr=cfg.learning_rate,
         seed=cfg.seed + server_round,
         optimizer=cfg.local_optimizer,
+        record_dp=cfg.record_dp,
     )
     new = _attack(cfg, context, arrays, get_trainable(models))
     # Under DP every provider weighs the same in the mean: the accountant's sensitivity C/n holds

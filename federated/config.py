@@ -53,6 +53,11 @@ class FederatedConfig:
     dp_noise_multiplier: float = 0.0
     dp_clipping_norm: float = 1.0
     dp_delta: float = 1e-5
+    # Record-level DP-SGD inside each provider (Opacus): every local step clips each row's
+    # gradient to the clipping norm and adds Gaussian noise (0 = off).
+    record_dp_noise_multiplier: float = 0.0
+    record_dp_clipping_norm: float = 30.0
+    record_dp_sample_rate: float = 1.0
     secagg: bool = False
     secagg_num_shares: int = 3
     secagg_threshold: int = 2
@@ -93,6 +98,12 @@ class FederatedConfig:
             raise ConfigError("num-server-rounds and local-epochs must be >= 1")
         if self.dp_noise_multiplier < 0 or self.dp_clipping_norm <= 0:
             raise ConfigError("dp-noise-multiplier must be >= 0 and dp-clipping-norm > 0")
+        if self.record_dp_noise_multiplier < 0 or self.record_dp_clipping_norm <= 0:
+            raise ConfigError(
+                "record-dp-noise-multiplier must be >= 0 and record-dp-clipping-norm > 0"
+            )
+        if not 0.0 < self.record_dp_sample_rate <= 1.0:
+            raise ConfigError("record-dp-sample-rate must be in (0, 1]")
         if self.secagg and self.aggregation != "fedavg":
             raise ConfigError(
                 f"secagg sums masked updates: it only supports fedavg, not {self.aggregation!r}"
@@ -120,6 +131,19 @@ class FederatedConfig:
     def dp_enabled(self) -> bool:
         """Whether updates are clipped and noised (central DP)."""
         return self.dp_noise_multiplier > 0
+
+    @property
+    def record_dp(self):  # -> federated.task.RecordDP | None
+        """Record-level DP-SGD settings for the clients, or None."""
+        if self.record_dp_noise_multiplier <= 0:
+            return None
+        from federated.task import RecordDP
+
+        return RecordDP(
+            self.record_dp_noise_multiplier,
+            self.record_dp_clipping_norm,
+            self.record_dp_sample_rate,
+        )
 
     def to_run_config(self) -> dict[str, Any]:
         """The dashed-key mapping (for `--run-config` and manifests)."""

@@ -1,4 +1,5 @@
-"""Privacy-utility frontier of user-level central DP as the number of providers grows.
+"""Privacy-utility frontier of user-level central DP as the number of providers grows, and of
+record-level DP-SGD (Opacus) inside each provider.
 
 Flower's simulation starts one process per node, so 100 providers x 100 rounds is out of reach
 for a benchmark; this is an in-process replica of exactly the published round instead: every
@@ -21,12 +22,14 @@ from itertools import pairwise
 import numpy as np
 from torch import nn
 
-from federated.privacy import gaussian_privacy_spent
+from federated.privacy import gaussian_privacy_spent, sampled_gaussian_privacy_spent
 from federated.strategies import ServerAdam
 from federated.task import (
     ProviderData,
+    RecordDP,
     build_models,
     combine_sums,
+    dp_seed_for,
     feature_sums,
     get_trainable,
     normalisation_from_sums,
@@ -62,8 +65,13 @@ def replicate_rounds(
     noise_multiplier: float = 0.0,
     clipping_norm: float = 1.0,
     seed: int = 0,
+    record_dp: RecordDP | None = None,
 ) -> nn.ModuleDict:
-    """The published FedSGD + server-Adam rounds over `providers`, optionally with central DP."""
+    """The published FedSGD + server-Adam rounds over `providers`, optionally with user-level
+    central DP (`noise_multiplier` > 0) or record-level DP-SGD inside each provider
+    (`record_dp`; the server then averages by rows, as without DP)."""
+    if record_dp is not None and noise_multiplier > 0:
+        raise ValueError("choose user-level central DP or record-level DP-SGD, not both")
     models = build_models(seed)
     set_normalisation(
         models, normalisation_from_sums(combine_sums([feature_sums(p) for p in providers]))
@@ -76,7 +84,16 @@ def replicate_rounds(
         deltas, counts = [], []
         for p in providers:
             set_trainable(models, weights)
-            train_local(models, p, epochs=1, lr=learning_rate, seed=seed + rnd, optimizer="sgd")
+            train_local(
+                models,
+                p,
+                epochs=1,
+                lr=learning_rate,
+                seed=seed + rnd,
+                optimizer="sgd",
+                record_dp=record_dp,
+                dp_seed=dp_seed_for(seed, rnd, p.name),
+            )
             new = get_trainable(models)
             delta = {k: new[k].astype(np.float64) - weights[k] for k in weights}
             if dp:
@@ -98,7 +115,8 @@ def replicate_rounds(
 
 @dataclass(frozen=True)
 class FrontierPoint:
-    """One (number of providers, noise) configuration and what it cost."""
+    """One (number of providers, noise) configuration and what it cost. `level` is "user"
+    (central DP over whole providers) or "record" (DP-SGD over each provider's rows)."""
 
     providers: int
     noise_multiplier: float
@@ -106,6 +124,8 @@ class FrontierPoint:
     epsilon: float | None
     delta: float
     qlike: float
+    level: str = "user"
+    sample_rate: float = 1.0
 
 
 def privacy_utility_frontier(
@@ -122,9 +142,6 @@ def privacy_utility_frontier(
 ) -> list[FrontierPoint]:
     """Mean test QLIKE over `data` for every split (providers per original one) and noise level;
     noise 0 is the non-private run at that size."""
-    from federated.task import predict
-    from models.evaluation import qlike
-
     points = []
     for k in splits:
         parts = [part for d in data for part in split_provider(d, k)]
@@ -138,16 +155,60 @@ def privacy_utility_frontier(
                 clipping_norm=clipping_norm,
                 seed=seed,
             )
-            q = float(
-                np.mean(
-                    [
-                        qlike(
-                            np.exp(2.0 * d.logvol_test), np.exp(2.0 * predict(models, d.x_test)[0])
-                        )
-                        for d in data
-                    ]
-                )
-            )
+            q = _mean_test_qlike(models, data)
             eps = gaussian_privacy_spent(z, rounds, delta).epsilon if z > 0 else None
             points.append(FrontierPoint(len(parts), z, clipping_norm, eps, delta, q))
+    return points
+
+
+def _mean_test_qlike(models: nn.ModuleDict, data: Sequence[ProviderData]) -> float:
+    from federated.task import predict
+    from models.evaluation import qlike
+
+    return float(
+        np.mean(
+            [
+                qlike(np.exp(2.0 * d.logvol_test), np.exp(2.0 * predict(models, d.x_test)[0]))
+                for d in data
+            ]
+        )
+    )
+
+
+def record_level_frontier(
+    data: Sequence[ProviderData],
+    *,
+    configs: Sequence[RecordDP],
+    rounds: int,
+    learning_rate: float,
+    server_lr: float,
+    delta: float,
+    seed: int = 0,
+) -> list[FrontierPoint]:
+    """Mean test QLIKE over `data` of the published rounds with record-level DP-SGD (Opacus)
+    inside every provider, one point per configuration; epsilon is per provider, for any one
+    of its rows, over all `rounds` (one DP-SGD step each)."""
+    points = []
+    for dp in configs:
+        models = replicate_rounds(
+            data,
+            rounds=rounds,
+            learning_rate=learning_rate,
+            server_lr=server_lr,
+            seed=seed,
+            record_dp=dp,
+        )
+        eps = sampled_gaussian_privacy_spent(dp.noise_multiplier, dp.sample_rate, rounds, delta)
+        points.append(
+            FrontierPoint(
+                len(data),
+                dp.noise_multiplier,
+                dp.clipping_norm,
+                eps.epsilon,
+                delta,
+                _mean_test_qlike(models, data),
+                level="record",
+                sample_rate=dp.sample_rate,
+            )
+        )
     return points

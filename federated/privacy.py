@@ -8,6 +8,9 @@ take part in every round (no sampling, hence no amplification), so T rounds are 
 `SelfComposedDpEvent` of a `GaussianDpEvent(z)`, accounted in Rényi DP (`RdpAccountant`, which
 converts to (epsilon, delta) with Balle et al. 2020, Thm. 21). `gaussian_exact_delta` is the exact
 privacy profile of the same mechanism, an independent check of the accountant.
+
+Record-level DP-SGD inside each provider (`federated.task.dp_sgd_step`, Opacus) is accounted by
+`sampled_gaussian_privacy_spent`, per provider and per record of its data.
 """
 
 from __future__ import annotations
@@ -45,6 +48,32 @@ def gaussian_privacy_spent(noise_multiplier: float, rounds: int, delta: float) -
     accountant.compose(dp_accounting.SelfComposedDpEvent(event, rounds))
     epsilon, order = accountant.get_epsilon_and_optimal_order(delta)
     return PrivacySpent(float(epsilon), delta, noise_multiplier, rounds, float(order))
+
+
+def sampled_gaussian_privacy_spent(
+    noise_multiplier: float, sample_rate: float, steps: int, delta: float
+) -> PrivacySpent:
+    """Record-level (epsilon, delta) of DP-SGD inside one provider: `steps` releases of a sum of
+    per-record gradients clipped to C plus N(0, (z C)^2), each over a Poisson sample of the
+    provider's rows at `sample_rate` (`PoissonSampledDpEvent`; 1 = every row, no
+    amplification), accounted in RDP by `dp-accounting`."""
+    if not 0.0 < sample_rate <= 1.0:
+        raise ValueError(f"sample rate must be in (0, 1], got {sample_rate}")
+    if sample_rate == 1.0:
+        return gaussian_privacy_spent(noise_multiplier, steps, delta)
+    if not 0.0 < delta < 1.0:
+        raise ValueError(f"delta must be in (0, 1), got {delta}")
+    if noise_multiplier <= 0 or steps < 1:
+        raise ValueError(
+            f"need a positive noise multiplier and steps, got {noise_multiplier} and {steps}"
+        )
+    accountant = RdpAccountant()
+    event = dp_accounting.PoissonSampledDpEvent(
+        sample_rate, dp_accounting.GaussianDpEvent(noise_multiplier)
+    )
+    accountant.compose(dp_accounting.SelfComposedDpEvent(event, steps))
+    epsilon, order = accountant.get_epsilon_and_optimal_order(delta)
+    return PrivacySpent(float(epsilon), delta, noise_multiplier, steps, float(order))
 
 
 def gaussian_exact_delta(noise_multiplier: float, rounds: int, epsilon: float) -> float:

@@ -20,6 +20,9 @@ pooled mean/std of returns. Local training uses each model's own weight decay
 
 from __future__ import annotations
 
+import secrets
+import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,9 +222,13 @@ def train_local(
     lr: float,
     seed: int,
     optimizer: str = "adam",
+    record_dp: RecordDP | None = None,
+    dp_seed: int | None = None,
 ) -> dict[str, float]:
     """`epochs` full-batch Adam (or SGD, under a server optimizer) steps on this provider's rows,
-    starting from the global weights.
+    starting from the global weights; with `record_dp`, `epochs` DP-SGD steps (`dp_sgd_step`)
+    at learning rate `lr`. Their sampling and noise come from OS entropy unless `dp_seed` is
+    given (benchmarks only: noise anyone can regenerate protects nothing).
 
     Unlike `models.network.train_network` this does not re-initialise: it continues from the
     weights the server sent. Fresh optimiser state each round (clients are stateless).
@@ -247,8 +254,25 @@ def train_local(
         ),
     }
     metrics = {}
+    generator = torch.Generator().manual_seed(secrets.randbits(63) if dp_seed is None else dp_seed)
     for name, model in models.items():
         loss_fn, target, weight_decay = jobs[name]
+        if record_dp is not None:
+            losses = [
+                dp_sgd_step(
+                    model,
+                    x,
+                    target,
+                    loss_fn,
+                    lr=lr,
+                    weight_decay=weight_decay,
+                    dp=record_dp,
+                    generator=generator,
+                )
+                for _ in range(epochs)
+            ]
+            metrics[f"train-loss-{name}"] = losses[-1]
+            continue
         metrics[f"train-loss-{name}"] = continue_training(
             model,
             x,
@@ -260,6 +284,77 @@ def train_local(
             optimizer=optimizer,
         )
     return metrics
+
+
+@dataclass(frozen=True)
+class RecordDP:
+    """Record-level DP-SGD inside a provider: each local step clips every row's gradient to L2
+    norm `clipping_norm`, adds N(0, (noise_multiplier * clipping_norm)^2) to their sum, over a
+    Poisson sample of the rows at `sample_rate`."""
+
+    noise_multiplier: float
+    clipping_norm: float
+    sample_rate: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.noise_multiplier <= 0 or self.clipping_norm <= 0:
+            raise ValueError(
+                f"record-level DP needs a positive noise multiplier and clipping norm, got "
+                f"{self.noise_multiplier} and {self.clipping_norm}"
+            )
+        if not 0.0 < self.sample_rate <= 1.0:
+            raise ValueError(f"sample rate must be in (0, 1], got {self.sample_rate}")
+
+
+def dp_sgd_step(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: torch.Tensor,
+    loss_fn,
+    *,
+    lr: float,
+    weight_decay: float,
+    dp: RecordDP,
+    generator: torch.Generator,
+) -> float:
+    """One DP-SGD step (Opacus: per-sample gradients, clipping, noise) on a Poisson sample of
+    the rows; what the published local step (one full-batch SGD step) becomes under
+    record-level DP. Returns the (non-private) loss of the sample."""
+    from opacus import GradSampleModule
+    from opacus.optimizers import DPOptimizer
+
+    x, target = x.float(), target.float()
+    n = x.shape[0]
+    keep = torch.rand(n, generator=generator) < dp.sample_rate
+    if not bool(keep.any()):
+        return float("nan")  # an empty Poisson sample: the step is noise only; skip it
+    sampled = GradSampleModule(model, loss_reduction="mean")
+    optimizer = DPOptimizer(
+        torch.optim.SGD(sampled.parameters(), lr=lr, weight_decay=weight_decay),
+        noise_multiplier=dp.noise_multiplier,
+        max_grad_norm=dp.clipping_norm,
+        expected_batch_size=max(1, round(dp.sample_rate * n)),
+        loss_reduction="mean",
+        generator=generator,
+    )
+    try:
+        sampled.train()
+        optimizer.zero_grad()
+        loss = loss_fn(sampled(x[keep]), target[keep])
+        with warnings.catch_warnings():  # the inputs need no gradient: expected, not a problem
+            warnings.filterwarnings("ignore", message="Full backward hook is firing")
+            loss.backward()
+        optimizer.step()
+    finally:
+        sampled._close()  # remove Opacus' hooks: `model` is used again without them
+        model.eval()
+    return float(loss.detach())
+
+
+def dp_seed_for(seed: int, server_round: int, provider: str) -> int:
+    """A reproducible DP-SGD seed per (run seed, round, provider) for benchmark replicas, so
+    providers draw independent noise."""
+    return (seed * 1_000_003 + server_round) * 2**32 + zlib.crc32(provider.encode())
 
 
 @torch.no_grad()
