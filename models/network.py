@@ -223,6 +223,8 @@ class _ProvableHead(nn.Module):
 
     def __init__(self, net: NormalisedNet) -> None:
         super().__init__()
+        if not bool(torch.all(net.x_scale > 0)):
+            raise ValueError("x_scale must be positive for the clips to move to raw units")
         scale, shift = net.x_scale.double(), net.x_shift.double()
         y_scale, y_shift = net.y_scale.double(), net.y_shift.double()
         floor = net.output_floor()

@@ -92,6 +92,11 @@ def test_floor_above_the_output_clip_and_linear_networks() -> None:
     assert np.all(_both(risk, probe)[1] == pytest.approx(float(risk.var_floor)))
 
 
-def test_provable_heads_needs_a_network() -> None:
+def test_provable_heads_needs_a_network_with_positive_scales() -> None:
     with pytest.raises(ValueError, match="at least one"):
         ProvableHeads([])
+    net = VolatilityModel(NUM_FEATURES, 4)
+    with torch.no_grad():
+        net.x_scale[2] = -1.0
+    with pytest.raises(ValueError, match="x_scale must be positive"):
+        net.provable()
