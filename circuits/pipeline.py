@@ -30,7 +30,7 @@ from circuits.fields import felt_from_ezkl_hex
 from circuits.layout import InstanceLayout
 from circuits.manifest import CircuitManifest, sha256_file, srs_source
 from circuits.srs import prepare_srs
-from models.export import AsTrained
+from models.export import AsTrained, provable_graph
 from models.identity import PARAM_SCALE, model_hash
 
 log = logging.getLogger(__name__)
@@ -248,7 +248,10 @@ def build_circuit(
 
 
 def _describe(model: torch.nn.Module, example: torch.Tensor) -> str:
-    shapes = ", ".join(f"{k}{tuple(v.shape)}" for k, v in model.state_dict().items())
+    """The proved graph's shape: which module, the input shape and every constant's shape (a
+    model whose networks were fit on different statistics exports separate input clips)."""
+    graph = provable_graph(model)
+    shapes = ", ".join(f"{k}{tuple(v.shape)}" for k, v in graph.state_dict().items())
     return f"{type(model).__name__}(input={tuple(example.shape)}; {shapes})"
 
 
@@ -260,6 +263,14 @@ def compile_model(
     No setup: with hashed parameters the proving and verifying keys serve every set of weights;
     the weights' hash becomes the proof's model-hash instance.
     """
+    if artifacts.manifest.is_file():
+        built = CircuitManifest.read(artifacts.manifest).architecture
+        described = _describe(model, example)
+        if described != built:
+            raise CircuitError(
+                f"{artifacts.manifest}: the circuit proves {built}, these weights export "
+                f"{described}; they need a circuit of their own (build_circuit)"
+            )
     out = artifacts.model_dir(name).ensure()
     export_onnx(model.eval(), example, out.onnx)
     onnx_parity(model, out.onnx, example)

@@ -152,7 +152,12 @@ def make_client_app(overrides: Mapping[str, Any] | None = None) -> ClientApp:
         conf = msg.content["config"]
         arrays = {k: v.numpy() for k, v in msg.content["arrays"].items()}
         n, metrics = _evaluate(cfg, context, arrays, conf["norm"])
-        content = RecordDict({"metrics": MetricRecord({**metrics, "num-examples": n})})
+        content = RecordDict(
+            {
+                "metrics": MetricRecord({**metrics, "num-examples": n}),
+                "provider": ConfigRecord({"name": provider_spec(context, cfg)}),
+            }
+        )
         return Message(content, reply_to=msg)
 
     return app

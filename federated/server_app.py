@@ -68,10 +68,22 @@ def federated_normalisation(grid: Grid, nodes: list[int], cfg: FederatedConfig) 
         for n in nodes
     ]
     replies = [r for r in grid.send_and_receive(messages, timeout=cfg.round_timeout)]
-    sums = [r.content["sums"] for r in replies if not r.has_error()]
+    sums = sorted(
+        (r.content["sums"] for r in replies if not r.has_error()),
+        key=lambda s: b"".join(s[k].numpy().tobytes() for k in sorted(s.keys())),
+    )  # a fixed summation order: the statistics (and the model hash) do not depend on timing
     if len(sums) < cfg.min_nodes:
         raise FederationError(f"only {len(sums)} providers sent feature sums (min {cfg.min_nodes})")
     return normalisation_from_sums(combine_sums([{k: s[k].numpy() for k in s} for s in sums]))
+
+
+def _reply_key(reply: Message) -> tuple[str, int]:
+    """Replies are aggregated in the order of this key, not of arrival: float sums depend on
+    their order, and the published weights (so the model hash) must not depend on timing."""
+    name = ""
+    if "provider" in reply.content.config_records:
+        name = str(reply.content["provider"]["name"])
+    return name, int(reply.metadata.src_node_id)
 
 
 def _dp_record(cfg: FederatedConfig, rounds: int) -> dict[str, float | None]:
@@ -129,7 +141,7 @@ def run_federated(grid: Grid, context: Context, cfg: FederatedConfig) -> list[Ro
                 strategy.configure_train(rnd, arrays, train_cfg, grid), timeout=cfg.round_timeout
             )
         )
-        ok = [r for r in replies if not r.has_error()]
+        ok = sorted((r for r in replies if not r.has_error()), key=_reply_key)
         for r in replies:
             if r.has_error():
                 log.warning("round %d: node %d failed: %s", rnd, r.metadata.src_node_id, r.error)
@@ -154,7 +166,7 @@ def run_federated(grid: Grid, context: Context, cfg: FederatedConfig) -> list[Ro
                     timeout=cfg.round_timeout,
                 )
             )
-            eval_ok = [r for r in eval_replies if not r.has_error()]
+            eval_ok = sorted((r for r in eval_replies if not r.has_error()), key=_reply_key)
             metrics = strategy.aggregate_evaluate(rnd, eval_ok) if eval_ok else None
         seconds = time.perf_counter() - t0  # train + aggregate + evaluate, not saving
         set_trainable(models, {k: v.numpy() for k, v in arrays.items()})

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from circuits.artifacts import CircuitArtifacts
-from circuits.errors import EzklStepError
+from circuits.errors import CircuitError, EzklStepError
 from circuits.evm import VERIFIER_CONTRACT
 from circuits.pipeline import (
     compile_model,
@@ -114,3 +114,13 @@ def test_new_weights_reuse_the_keys_but_carry_their_own_hash(
     assert verify(artifacts, proof.path)  # valid proof under the same verifying key ...
     assert proof.instances[1] == model_hash(other, PARAM_SCALE)
     assert proof.instances[1] != registered  # ... so only a hash registry can tell it apart
+
+
+@pytest.mark.slow
+def test_weights_of_another_graph_are_refused_by_name(artifacts: CircuitArtifacts) -> None:
+    """compile_model refuses a model whose proved graph differs from the circuit's (here a wider
+    hidden layer), before EZKL sees it, and writes nothing."""
+    wider = make_placeholder_model(seed=1, hidden=32)
+    with pytest.raises(CircuitError, match="need a circuit of their own"):
+        compile_model(wider, artifacts, "wider", example=torch.zeros(1, 8))
+    assert not artifacts.model_dir("wider").root.exists()
