@@ -57,6 +57,11 @@ ANCHORS = (
     ("Groth16 verification", "200,000-230,000"),
     ("Pyth price update", "~380,000"),
 )
+# The same public figures as numbers, for the side-by-side table: one OCR2 transmit carries one
+# value of one feed; Data Streams and Groth16 verify one report (low and high ends).
+OCR2_TRANSMIT_GAS = 160_000
+DATA_STREAMS_GAS = (183_000, 262_000)
+GROTH16_GAS = (200_000, 230_000)
 # Measured before this change on the same benchmark (RiskOracle v1: reusable verifier + VKA,
 # no attesters, one storage slot per feed per round): steady-state submit gas by K.
 BASELINE_SUBMIT = {1: 805_138, 4: 1_307_129, 16: 1_750_395}
@@ -387,6 +392,27 @@ def per_feed_answer(rows: list[ContractsGasRow]) -> list[str]:
     return lines
 
 
+def anchor_table(rows: list[ContractsGasRow]) -> list[str]:
+    """Proofcast's measured submit beside the public anchors for the same job: OCR2 transmits
+    for the same number of values (one value each), and one report verification (Data Streams,
+    Groth16) that neither proves a model nor checks attesters."""
+    lines = [
+        "## Side by side with the public anchors (ours measured, theirs public figures)",
+        "",
+        "| K | values | Proofcast submit | per value | OCR2 transmits, same values | "
+        "Data Streams verification | Groth16 verification |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        values = r.feeds * r.outputs_per_feed
+        lines.append(
+            f"| {r.feeds} | {values} | {r.submit_next:,} | {r.submit_next // values:,} | "
+            f"~{values * OCR2_TRANSMIT_GAS:,} | {DATA_STREAMS_GAS[0]:,}-{DATA_STREAMS_GAS[1]:,} | "
+            f"{GROTH16_GAS[0]:,}-{GROTH16_GAS[1]:,} |"
+        )
+    return lines
+
+
 def render_markdown(rows: list[ContractsGasRow]) -> str:
     """The gas report as Markdown tables, one column per K."""
     header = "| measure | " + " | ".join(f"K = {r.feeds}" for r in rows) + " |"
@@ -483,6 +509,7 @@ def render_markdown(rows: list[ContractsGasRow]) -> str:
         f"{_verdict(max(r.attester_check(2) for r in rows), TARGET_ATTESTER_GAS_2)}"
     )
     lines += ["", *per_feed_answer(rows)]
+    lines += ["", *anchor_table(rows)]
     lines += [
         "",
         "## Public anchors (not measured here)",

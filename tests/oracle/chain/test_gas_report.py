@@ -80,3 +80,9 @@ def test_per_feed_goal_is_measured_when_reached_else_extrapolated_and_labelled()
     assert "extrapolated" in far[-1] and "about K = 27" in far[-1]
     steep = per_feed_answer([row(4, 400_000), row(16, 400_000 + 12 * 30_000)])
     assert "not reached" in steep[-1]
+
+
+def test_anchor_table_puts_the_same_values_through_ocr2_beside_our_submit() -> None:
+    text = render_markdown([row(4, 650_000), row(16, 880_000)])
+    assert "| 4 | 8 | 650,000 | 81,250 | ~1,280,000 | 183,000-262,000 | 200,000-230,000 |" in text
+    assert "| 16 | 32 | 880,000 | 27,500 | ~5,120,000 |" in text
