@@ -14,7 +14,8 @@ with clip(v, lo, hi) = lo + relu(v - lo) - relu(v - hi).
 Only Gemm/MatMul, Add, Sub, Mul and Relu: nothing EZKL has to approximate with lookups except
 ReLU. The circuit proves `provable()`, the same function with the normalisation and the output
 map folded into the layers and the clips on raw features (`ProvableHeads`): no Mul is left, and
-networks fit on the same statistics share their input clips, which halves the circuit's rows.
+networks fit on the same statistics share their input clips explicitly (for separately
+normalised networks the folding alone saves a quarter of the circuit's rows).
 With ``hidden=0`` the network is purely linear (a HAR-style regression on all features).
 The clip keeps the nonlinear branch inside the range it was trained on, so on a day beyond all
 history (a -33 % oil day) the forecast extrapolates linearly instead of through arbitrary ReLU
