@@ -265,7 +265,11 @@ def train_local(
         ),
     }
     metrics = {}
-    generator = torch.Generator().manual_seed(secrets.randbits(63) if dp_seed is None else dp_seed)
+    generator = None
+    if record_dp is not None:  # DP-SGD's sampling and noise only
+        generator = torch.Generator().manual_seed(
+            secrets.randbits(63) if dp_seed is None else dp_seed
+        )
     for name, model in models.items():
         loss_fn, target, weight_decay = jobs[name]
         if record_dp is not None:
