@@ -123,8 +123,10 @@ def build_models(seed: int = 0) -> nn.ModuleDict:
 
 def feature_sums(data: ProviderData) -> dict[str, np.ndarray]:
     """Count and sums over a provider's training rows (all it shares in round 0)."""
+    from models.volatility import log_ratio_target
+
     x = data.x_train.astype(np.float64)
-    y = data.logvol_train.astype(np.float64)
+    y = log_ratio_target(x, data.logvol_train)  # what the volatility network learns
     r = data.ret_train.astype(np.float64)
     return {
         "count": np.array([len(x)], dtype=np.float64),
@@ -132,7 +134,7 @@ def feature_sums(data: ProviderData) -> dict[str, np.ndarray]:
         "x_sumsq": (x**2).sum(axis=0),
         "x_min": x.min(axis=0),
         "x_max": x.max(axis=0),
-        # logvol, logvol^2, realized variance exp(2 logvol), return, return^2
+        # log ratio to the baseline, its square, RV / baseline^2, return, return^2
         "y_sums": np.array([y.sum(), (y**2).sum(), np.exp(2 * y).sum(), r.sum(), (r**2).sum()]),
     }
 

@@ -13,6 +13,14 @@ Daily realized variance ``RV_t`` (percent squared) comes from one estimator per 
 
 Row t of the feature matrix uses data up to and including day t only; the target of row t is
 day t+1's log vol and ``next_return`` day t+1's return.
+
+The features are scale-free around one baseline, ``logvol_ewm`` (the log of the RiskMetrics
+EWMA volatility, b): log vols enter as differences from b and returns in units of exp(b). An
+asset twice as volatile has the same scale-free features, so providers with different volatility
+levels describe the same dynamics in the same numbers and pooling them helps instead of pulling a
+shared model apart. Two level columns remain for the models that need a level: ``logvol_ewm``
+itself (the volatility model's baseline: it predicts log vol as b plus a learned log ratio, and
+does not otherwise see a level) and ``vol_w`` (the VaR model's scale).
 """
 
 from __future__ import annotations
@@ -31,15 +39,17 @@ HAR_MONTH = 22
 EWM_LAMBDA = 0.94  # RiskMetrics decay, over a finite HAR_MONTH window (exact, no warm-up state)
 
 FEATURE_NAMES: tuple[str, ...] = (
-    "logvol_d",  # HAR daily component: log vol of day t
-    "logvol_w",  # HAR weekly component: mean log vol over days t-4..t
-    "logvol_m",  # HAR monthly component: mean log vol over days t-21..t
-    "vol_w",  # mean daily vol (percent, not log) over days t-4..t
-    "ret_d",  # log return of day t (percent)
-    "ret_w",  # sum of log returns over days t-4..t (percent)
-    "logvol_ewm",  # log of the exponentially weighted (lambda 0.94) mean RV over days t-21..t
-    "negret_d",  # min(ret_d, 0): the leverage effect
+    "logvol_d_rel",  # HAR daily component: log vol of day t, minus b
+    "logvol_w_rel",  # HAR weekly component: mean log vol over days t-4..t, minus b
+    "logvol_m_rel",  # HAR monthly component: mean log vol over days t-21..t, minus b
+    "vol_w",  # LEVEL: mean daily vol (percent, not log) over days t-4..t
+    "ret_d_z",  # log return of day t, in units of exp(b)
+    "ret_w_z",  # sum of log returns over days t-4..t, in units of exp(b)
+    "logvol_ewm",  # LEVEL, the baseline b: log of the EWMA (lambda 0.94) of RV over days t-21..t
+    "logvol_sd_m",  # standard deviation of daily log vol over days t-21..t (vol of vol)
 )
+BASELINE = FEATURE_NAMES.index("logvol_ewm")
+LEVEL_FEATURES: tuple[int, ...] = (FEATURE_NAMES.index("vol_w"), BASELINE)
 NUM_FEATURES = len(FEATURE_NAMES)
 
 # Days of history needed before the first complete feature row (one day for the first return).
@@ -146,16 +156,19 @@ def feature_table(series: PriceSeries) -> tuple[np.ndarray, np.ndarray, np.ndarr
     rv = realized_variance(series)
     logvol = 0.5 * np.log(np.maximum(rv, VOL_FLOOR**2))
     ret = log_returns(series.close)
+    b = 0.5 * np.log(np.maximum(ewm_mean(rv, HAR_MONTH, EWM_LAMBDA), VOL_FLOOR**2))
+    sigma = np.exp(b)
+    mean_m = trailing_mean(logvol, HAR_MONTH)
     X = np.column_stack(
         [
-            logvol,
-            trailing_mean(logvol, HAR_WEEK),
-            trailing_mean(logvol, HAR_MONTH),
+            logvol - b,
+            trailing_mean(logvol, HAR_WEEK) - b,
+            mean_m - b,
             trailing_mean(np.exp(logvol), HAR_WEEK),
-            ret,
-            trailing_mean(ret, HAR_WEEK) * HAR_WEEK,
-            0.5 * np.log(np.maximum(ewm_mean(rv, HAR_MONTH, EWM_LAMBDA), VOL_FLOOR**2)),
-            np.minimum(ret, 0.0),
+            ret / sigma,
+            trailing_mean(ret, HAR_WEEK) * HAR_WEEK / sigma,
+            b,
+            np.sqrt(np.maximum(trailing_mean(logvol * logvol, HAR_MONTH) - mean_m**2, 0.0)),
         ]
     )
     return X, logvol, ret

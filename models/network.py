@@ -4,10 +4,10 @@ The network maps raw features to the output in one graph, so its ONNX export (an
 contains everything from raw features to the number published on chain:
 
     z   = (x - x_shift) * x_scale                     # feature normalisation (buffers)
-    c   = clip(z, z_lo, z_hi)                         # z clipped to the training range
+    c   = clip(z, z_lo, z_hi) * x_mask                # z clipped to the training range
     e   = clip(z, z_lo - M, z_hi + M)                 # ... widened by M for the linear path
-    h   = skip(e) + out(relu(hidden(c)))              # linear (HAR-style) path + one ReLU layer
-    y   = clip(h * y_scale + y_shift, y_lo, y_hi)     # output de-normalisation, clipped
+    h   = skip(e * x_mask) + out(relu(hidden(c)))     # linear (HAR-style) path + one ReLU layer
+    y   = clip(h * y_scale + y_shift [+ raw(e)[baseline]], y_lo, y_hi)   # de-normalised, clipped
 
 with clip(v, lo, hi) = lo + relu(v - lo) - relu(v - hi).
 
@@ -17,6 +17,10 @@ map folded into the layers and the clips on raw features (`ProvableHeads`): no M
 networks fit on the same statistics share their input clips explicitly (for separately
 normalised networks the folding alone saves a quarter of the circuit's rows).
 With ``hidden=0`` the network is purely linear (a HAR-style regression on all features).
+`x_mask` hides input columns from the layers (0) and ``baseline`` names an input column added to
+the output: the volatility model predicts b + a log ratio from the scale-free features and sees
+no level (`models.features`). The baseline enters through the extrapolation clip and the output
+clip spans its range, so the circuit still bounds the published number.
 The clip keeps the nonlinear branch inside the range it was trained on, so on a day beyond all
 history (a -33 % oil day) the forecast extrapolates linearly instead of through arbitrary ReLU
 kinks. The linear path extrapolates only `EXTRAPOLATION` normalised units beyond the training
@@ -49,10 +53,29 @@ def clip(v: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
 class NormalisedNet(nn.Module):
     """Linear skip + one hidden ReLU layer, with input/output normalisation inside the module."""
 
-    def __init__(self, n_features: int, hidden: int = 16) -> None:
+    def __init__(
+        self,
+        n_features: int,
+        hidden: int = 16,
+        *,
+        baseline: int | None = None,
+        masked: tuple[int, ...] = (),
+    ) -> None:
         super().__init__()
+        if baseline is not None and not 0 <= baseline < n_features:
+            raise ValueError(f"baseline column {baseline} outside {n_features} features")
+        if any(not 0 <= j < n_features for j in masked):
+            raise ValueError(f"masked columns {masked} outside {n_features} features")
         self.n_features = n_features
         self.hidden_size = hidden
+        self.baseline = baseline
+        self.masked = tuple(sorted(set(masked)))
+        mask = torch.ones(n_features)
+        mask[list(masked)] = 0.0
+        self.register_buffer("x_mask", mask)
+        if baseline is not None:  # raw baseline = e @ b_read + b_shift (set_statistics writes)
+            self.register_buffer("b_read", torch.zeros(n_features, 1))
+            self.register_buffer("b_shift", torch.zeros(1))
         self.register_buffer("x_shift", torch.zeros(n_features))
         self.register_buffer("x_scale", torch.ones(n_features))
         self.register_buffer("y_shift", torch.zeros(1))
@@ -70,10 +93,17 @@ class NormalisedNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = (x - self.x_shift) * self.x_scale
-        h = self.skip(clip(z, self.e_lo, self.e_hi))
+        e = clip(z, self.e_lo, self.e_hi)
+        # (no Mul by an all-ones mask: tract would drop it, and the model hash with it)
+        mask = self.x_mask if self.masked else None
+        h = self.skip(e if mask is None else e * mask)
         if self.hidden_size > 0:
-            h = h + self.out(torch.relu(self.hidden(clip(z, self.z_lo, self.z_hi))))
-        return clip(h * self.y_scale + self.y_shift, self.y_lo, self.y_hi)
+            c = clip(z, self.z_lo, self.z_hi)
+            h = h + self.out(torch.relu(self.hidden(c if mask is None else c * mask)))
+        y = h * self.y_scale + self.y_shift
+        if self.baseline is not None:
+            y = y + (torch.matmul(e, self.b_read) + self.b_shift)
+        return clip(y, self.y_lo, self.y_hi)
 
     def config(self) -> dict:
         """Constructor arguments (what `models.persistence` stores next to the weights)."""
@@ -118,8 +148,18 @@ class NormalisedNet(nn.Module):
             put(self.e_hi, z_hi + EXTRAPOLATION)
             put(self.y_shift, float(y_shift))
             put(self.y_scale, float(y_scale))
-            put(self.y_lo, float(y_shift) - OUTPUT_SIGMAS * abs(float(y_scale)))
-            put(self.y_hi, float(y_shift) + OUTPUT_SIGMAS * abs(float(y_scale)))
+            lo = float(y_shift) - OUTPUT_SIGMAS * abs(float(y_scale))
+            hi = float(y_shift) + OUTPUT_SIGMAS * abs(float(y_scale))
+            if self.baseline is not None:  # the output range spans the baseline's range
+                b = self.baseline
+                read = np.zeros(self.n_features)
+                read[b] = std[b]
+                put(self.b_read, read[:, None])
+                put(self.b_shift, x_mean[b])
+                lo += x_mean[b] + std[b] * (z_lo[b] - EXTRAPOLATION)
+                hi += x_mean[b] + std[b] * (z_hi[b] + EXTRAPOLATION)
+            put(self.y_lo, lo)
+            put(self.y_hi, hi)
 
     def output_floor(self) -> torch.Tensor | None:
         """A lower bound applied after the output clip (none here; `RiskModel` floors VaR)."""
@@ -235,17 +275,21 @@ class _ProvableHead(nn.Module):
         self.register_buffer("y_lo", lo.detach().clone().float())
         self.register_buffer("y_hi", hi.detach().clone().float())
         n = net.n_features
+        mask = net.x_mask.double()
         self.skip = nn.Linear(n, 1)
-        w = net.skip.weight.detach().double() * scale
+        w = net.skip.weight.detach().double() * scale * mask
+        read = torch.zeros_like(w)  # a baseline column passes through: raw e is its value
+        if net.baseline is not None:
+            read[0, net.baseline] = 1.0
         with torch.no_grad():
-            self.skip.weight.copy_((w * y_scale).float())
+            self.skip.weight.copy_((w * y_scale + read).float())
             bias = (net.skip.bias.detach().double() - w @ shift) * y_scale + y_shift
             self.skip.bias.copy_(bias.float())
         self.hidden_size = net.hidden_size
         if net.hidden_size > 0:
             self.hidden = nn.Linear(n, net.hidden_size)
             self.out = nn.Linear(net.hidden_size, 1, bias=False)
-            w = net.hidden.weight.detach().double() * scale
+            w = net.hidden.weight.detach().double() * scale * mask
             with torch.no_grad():
                 self.hidden.weight.copy_(w.float())
                 self.hidden.bias.copy_((net.hidden.bias.detach().double() - w @ shift).float())
@@ -269,6 +313,9 @@ class ProvableHeads(nn.Module):
       to rescale in the circuit.
     * Networks with equal input bounds (the federated models, fit on the same pooled
       statistics) share one pair of clips.
+    * A baseline input column joins the linear path (it is read from the same raw extrapolation
+      clip, so it adds 1 to its column of the folded skip weights), and input masks are folded
+      into the first layers' weights (masked columns get zero weight otherwise).
     * A floor after the output clip joins the clip (``max(clip(h, lo, hi), f) =
       clip(h, max(lo, f), max(hi, f))``).
 

@@ -5,6 +5,11 @@ A `NormalisedNet` (linear HAR-style path + one small ReLU layer) trained with th
 conditional expected variance, so the output is ``0.5 * ln E[RV_{t+1} | x_t]``: the log of the
 daily volatility in percent that a variance forecast should use (not the median of log vol,
 which an MSE-on-log fit would give and which under-predicts variance).
+
+The output is the EWMA baseline b (`models.features.BASELINE`) plus a learned log ratio of
+scale-free features: the network never sees a volatility level (`LEVEL_FEATURES` are masked),
+so an untrained or fully regularised model forecasts the EWMA (times its average ratio to the
+next day's variance), and assets at different levels train one shared ratio model.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from models.features import NUM_FEATURES, Features
+from models.features import BASELINE, LEVEL_FEATURES, NUM_FEATURES, Features
 from models.network import NormalisedNet, train_network
 
 DEFAULT_HIDDEN = 8
@@ -24,7 +29,12 @@ class VolatilityModel(NormalisedNet):
     kind = "volatility"
 
     def __init__(self, n_features: int = NUM_FEATURES, hidden: int = DEFAULT_HIDDEN) -> None:
-        super().__init__(n_features, hidden)
+        super().__init__(n_features, hidden, baseline=BASELINE, masked=LEVEL_FEATURES)
+
+
+def log_ratio_target(X: np.ndarray, logvol: np.ndarray) -> np.ndarray:
+    """What the network part learns: next-day log vol minus the baseline column (float64)."""
+    return np.asarray(logvol, np.float64) - np.asarray(X, np.float64)[:, BASELINE]
 
 
 def qlike_logvol_loss(pred_logvol: torch.Tensor, target_logvol: torch.Tensor) -> torch.Tensor:
@@ -54,9 +64,10 @@ def train_volatility(
 ) -> VolatilityModel:
     """Set the normalisation from (X, y) and train on next-day log vol `y` (QLIKE or MSE)."""
     y = np.asarray(y, dtype=np.float64)
-    # Start at the unconditional forecast: 0.5 ln mean(RV) for QLIKE, mean(log vol) for MSE.
-    base = 0.5 * np.log(np.mean(np.exp(2.0 * y))) if loss == "qlike" else y.mean()
-    model.set_normalisation(X, y_shift=base, y_scale=y.std())
+    ratio = log_ratio_target(X, y)
+    # Start at the baseline times its mean ratio: 0.5 ln mean(RV / b^2) for QLIKE.
+    base = 0.5 * np.log(np.mean(np.exp(2.0 * ratio))) if loss == "qlike" else ratio.mean()
+    model.set_normalisation(X, y_shift=base, y_scale=ratio.std())
     loss_fn = {"qlike": qlike_logvol_loss, "mse": mse_loss}[loss]
     train_network(model, X, y, loss_fn, epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed)
     return model

@@ -12,6 +12,7 @@ from circuits.artifacts import CircuitArtifacts
 from circuits.fields import felt_from_ezkl_hex
 from circuits.pipeline import CircuitConfig, _run_args, build_circuit, prove, verify
 from models.export import AsTrained, export_onnx
+from models.features import NUM_FEATURES
 from models.identity import model_hash
 from models.oracle_model import OracleModel
 from models.risk import RiskModel, train_risk
@@ -20,11 +21,11 @@ from models.volatility import VolatilityModel, train_volatility
 
 def _trained_oracle_model(seed: int = 0) -> tuple[OracleModel, np.ndarray]:
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=(300, 8)).astype(np.float32)
+    X = rng.normal(size=(300, NUM_FEATURES)).astype(np.float32)
     y = 0.3 * X[:, 0] + rng.normal(scale=0.1, size=300)
     r = rng.normal(scale=1.0 + 0.5 * np.abs(X[:, 1]), size=300)
-    vol = train_volatility(VolatilityModel(8, 4), X, y, epochs=5, seed=seed)
-    risk = train_risk(RiskModel(8, 4), X, r, epochs=5, seed=seed)
+    vol = train_volatility(VolatilityModel(NUM_FEATURES, 4), X, y, epochs=5, seed=seed)
+    risk = train_risk(RiskModel(NUM_FEATURES, 4), X, r, epochs=5, seed=seed)
     return OracleModel(vol, risk).eval(), X
 
 
@@ -52,8 +53,8 @@ def test_hash_changes_with_any_weight() -> None:
 
 
 def test_mismatched_feature_widths_are_refused() -> None:
-    with pytest.raises(ValueError, match="8 features"):
-        OracleModel(VolatilityModel(8, 4), RiskModel(6, 4))
+    with pytest.raises(ValueError, match=f"{NUM_FEATURES} features"):
+        OracleModel(VolatilityModel(NUM_FEATURES, 4), RiskModel(6, 4))
 
 
 def _ezkl_param_hash(model: torch.nn.Module, x: np.ndarray, workdir: Path) -> int:
@@ -78,7 +79,9 @@ def test_model_hash_follows_ezkl_constant_order(variant: str, tmp_path: Path) ->
     (one network, two networks with separate or shared input clips, and the graph as trained)."""
     oracle, X = _trained_oracle_model()
     vol, risk = oracle.volatility, oracle.risk
-    shared_risk = train_risk(RiskModel(8, 4), X, X[:, 2], epochs=5, calibration_fraction=0.0)
+    shared_risk = train_risk(
+        RiskModel(NUM_FEATURES, 4), X, X[:, 2], epochs=5, calibration_fraction=0.0
+    )
     models = {
         "volatility": vol,
         "risk": risk,

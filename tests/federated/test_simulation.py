@@ -18,6 +18,7 @@ from federated.task import (
 )
 from models.identity import model_hash_hex
 from models.oracle_model import OracleModel
+from models.volatility import log_ratio_target
 from tests.federated.conftest import PROVIDERS
 
 
@@ -68,7 +69,8 @@ def test_normalisation_equals_the_pooled_statistics_without_pooling(clean) -> No
     np.testing.assert_allclose(
         vol.x_scale.numpy(), (1 / pooled_x.std(axis=0)).astype(np.float32), rtol=1e-5
     )
-    pooled_y = np.concatenate([d.logvol_train for d in data]).astype(np.float64)
+    # The volatility network learns the log ratio of next-day vol to the EWMA baseline.
+    pooled_y = np.concatenate([log_ratio_target(d.x_train, d.logvol_train) for d in data])
     assert float(vol.y_shift) == pytest.approx(0.5 * np.log(np.exp(2 * pooled_y).mean()), rel=1e-5)
     assert float(vol.y_scale) == pytest.approx(pooled_y.std(), rel=1e-5)
     # One normalisation path: a central fit on the pooled rows gets the very same buffers

@@ -60,16 +60,32 @@ def test_har_components_against_hand_computed_values() -> None:
     col = {name: X[:, i] for i, name in enumerate(FEATURE_NAMES)}
     t = 30  # day 30 has return rets[29] = 3 %
     lv = [math.log(abs(r)) for r in rets]
-    assert col["logvol_d"][t] == pytest.approx(math.log(3))
-    assert col["logvol_w"][t] == pytest.approx(sum(lv[25:30]) / 5)
-    assert col["logvol_m"][t] == pytest.approx(sum(lv[8:30]) / 22)
-    assert col["vol_w"][t] == pytest.approx(sum(abs(r) for r in rets[25:30]) / 5)
-    assert col["ret_d"][t] == pytest.approx(3.0)
-    assert col["ret_w"][t] == pytest.approx(sum(rets[25:30]))
     w = [0.94**k for k in range(22)]
     ewm = sum(wk * rets[29 - k] ** 2 for k, wk in enumerate(w)) / sum(w)
-    assert col["logvol_ewm"][t] == pytest.approx(0.5 * math.log(ewm))
-    assert col["negret_d"][t - 1] == pytest.approx(-2.0) and col["negret_d"][t] == 0.0
+    b, sigma = 0.5 * math.log(ewm), math.sqrt(ewm)
+    assert col["logvol_ewm"][t] == pytest.approx(b)
+    assert col["logvol_d_rel"][t] == pytest.approx(math.log(3) - b)
+    assert col["logvol_w_rel"][t] == pytest.approx(sum(lv[25:30]) / 5 - b)
+    assert col["logvol_m_rel"][t] == pytest.approx(sum(lv[8:30]) / 22 - b)
+    assert col["vol_w"][t] == pytest.approx(sum(abs(r) for r in rets[25:30]) / 5)
+    assert col["ret_d_z"][t] == pytest.approx(3.0 / sigma)
+    assert col["ret_w_z"][t] == pytest.approx(sum(rets[25:30]) / sigma)
+    assert col["logvol_sd_m"][t] == pytest.approx(float(np.std(lv[8:30])))
+
+
+def test_scale_free_features_do_not_see_the_volatility_level() -> None:
+    # Scaling every return by 3 shifts log vols by ln 3 and changes nothing scale-free.
+    rets = [1.0, -2.0, 3.0, 0.5, -1.5] * 8
+    X1, _, _ = feature_table(close_only(rets))
+    X3, _, _ = feature_table(close_only([3.0 * r for r in rets]))
+    t = len(rets)
+    for i, name in enumerate(FEATURE_NAMES):
+        if name == "logvol_ewm":
+            assert X3[t, i] - X1[t, i] == pytest.approx(math.log(3), abs=1e-9)
+        elif name == "vol_w":
+            assert X3[t, i] / X1[t, i] == pytest.approx(3.0, rel=1e-9)
+        else:
+            assert X3[t, i] == pytest.approx(X1[t, i], abs=1e-9), name
 
 
 def test_zero_return_hits_the_floor() -> None:

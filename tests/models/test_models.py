@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from models.data import load_bundled
-from models.features import NUM_FEATURES, Features, build_features
+from models.features import BASELINE, FEATURE_NAMES, NUM_FEATURES, Features, build_features
 from models.risk import (
     QUANTILE,
     RiskModel,
@@ -74,8 +74,14 @@ def test_risk_model_conformal_calibration(sp500_train: Features) -> None:
     assert breaches <= 0.01 * n_cal  # the conformal quantile caps breaches on calibration rows
     uncal = RiskModel()
     train_risk(uncal, f.X[:-n_cal], f.next_return[:-n_cal], epochs=300, calibration_fraction=0)
-    # Calibration adds c * vol_w (feature 3) and nothing else.
-    c = (raw.predict(f.X) - uncal.predict(f.X)) / f.X[:, 3]
+    # Calibration adds c * vol_w (feature 3) and nothing else (where neither output is clipped).
+    a, b = raw.predict(f.X), uncal.predict(f.X)
+    inside = np.ones(len(a), bool)
+    for m, v in ((raw, a), (uncal, b)):
+        lo = max(float(m.y_lo), float(m.var_floor))
+        inside &= (v > lo + 1e-6) & (v < float(m.y_hi) - 1e-6)
+    assert inside.mean() > 0.99
+    c = (a - b)[inside] / f.X[inside, 3]
     np.testing.assert_allclose(c, c[0], rtol=1e-3, atol=1e-4)
 
 
@@ -171,17 +177,25 @@ def test_outputs_are_clipped_in_the_graph_whatever_the_features(sp500_train: Fea
     absurd = np.full((1, NUM_FEATURES), 1e4, dtype=np.float32)
     for model in (vol, risk):
         lo, hi = float(model.y_lo), float(model.y_hi)
-        assert hi == pytest.approx(float(model.y_shift) + OUTPUT_SIGMAS * float(model.y_scale))
+        spread = float(model.y_shift) + OUTPUT_SIGMAS * float(model.y_scale)
+        if model.baseline is not None:  # the output range spans the baseline's own range
+            b = model.baseline
+            spread += float(model.e_hi[b] / model.x_scale[b] + model.x_shift[b])
+        assert hi == pytest.approx(spread, rel=1e-6)
         for x in (tick, absurd, -absurd):
             assert lo - 1e-4 <= model.predict(x)[0] <= hi + 1e-4
 
         # Without the clips the same network extrapolates far beyond them on these inputs.
         def unclipped(x: np.ndarray, m=model) -> np.ndarray:
             with torch.no_grad():
-                z = (torch.as_tensor(x) - m.x_shift) * m.x_scale
+                x = torch.as_tensor(x)
+                z = (x - m.x_shift) * m.x_scale
                 c = torch.minimum(torch.maximum(z, m.z_lo), m.z_hi)
-                h = m.skip(z) + m.out(torch.relu(m.hidden(c)))
-                return (h * m.y_scale + m.y_shift)[:, 0].double().numpy()
+                h = m.skip(z * m.x_mask) + m.out(torch.relu(m.hidden(c * m.x_mask)))
+                y = h * m.y_scale + m.y_shift
+                if m.baseline is not None:
+                    y = y + x[:, m.baseline : m.baseline + 1]
+                return y[:, 0].double().numpy()
 
         assert abs(unclipped(absurd)[0]) > hi
         ordinary = sp500_train.X[-200:]
@@ -189,3 +203,15 @@ def test_outputs_are_clipped_in_the_graph_whatever_the_features(sp500_train: Fea
         if isinstance(model, RiskModel):
             expected = np.maximum(expected, float(model.var_floor))
         np.testing.assert_allclose(model.predict(ordinary), expected, atol=1e-5)
+
+
+def test_volatility_model_sees_no_level_and_adds_its_baseline(sp500_train) -> None:
+    vol = fit_volatility(sp500_train, epochs=30)
+    X = sp500_train.X[-50:].copy()
+    base = vol.predict(X)
+    moved = X.copy()
+    moved[:, FEATURE_NAMES.index("vol_w")] *= 3.0  # a level the network must not see
+    np.testing.assert_allclose(vol.predict(moved), base, atol=1e-6)
+    shifted = X.copy()
+    shifted[:, BASELINE] += 0.1  # the baseline passes straight through (inside its range)
+    np.testing.assert_allclose(vol.predict(shifted), base + 0.1, atol=1e-5)
