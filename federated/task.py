@@ -98,9 +98,6 @@ def load_provider(spec: str) -> ProviderData:
 Z_01 = -2.3263478740408408
 
 
-MODEL_NAMES = ("volatility", "risk")
-
-
 def record_dp_releases(rounds: int, local_epochs: int) -> int:
     """Gaussian releases each row of a provider takes part in under record-level DP-SGD: one
     per local step per network (both networks train on the same rows, each step its own
