@@ -15,7 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from models.data import BUNDLED_SERIES, PriceSeries, load_bundled
-from models.evaluation import RollingForecasts, evaluate, rolling_origin_forecasts
+from models.evaluation import (
+    RollingForecasts,
+    evaluate,
+    rolling_origin_forecasts,
+    var_breaches,
+)
 from models.risk import RiskModel, ltv_haircut, margin_requirement
 from models.stress import generate_stress_series
 from models.volatility import VolatilityModel
@@ -248,7 +253,7 @@ def _plots(fc: RollingForecasts, out_dir: Path) -> dict:
     plt.close(fig)
 
     var = fc.var99[VAR_MODEL]
-    hit = fc.next_return < -var
+    hit = var_breaches(fc.next_return, var)
     fig, ax = plt.subplots(figsize=(11, 4))
     ax.plot(dates, fc.next_return, ".", ms=1.5, color="0.6", label="next-day return")
     ax.plot(dates, -var, lw=0.8, color="C0", label=f"-VaR 99 % ({VAR_MODEL})")

@@ -93,6 +93,49 @@ def christoffersen_independence(breaches: np.ndarray) -> TestResult:
     return TestResult(lr, float(stats.chi2.sf(lr, 1)))
 
 
+BASEL_WINDOW = 250  # days of the Basel backtest (and of RiskOracle's on-chain ledger)
+# Basel's tails at 250 days: P(X >= 5) and P(X >= 10), X ~ Bin(250, 1 %): yellow and red.
+_YELLOW_TAIL = float(stats.binom.sf(4, BASEL_WINDOW, 0.01))
+_RED_TAIL = float(stats.binom.sf(9, BASEL_WINDOW, 0.01))
+
+
+def var_breaches(next_return: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """The breach rule, on and off chain: the next day's return (percent) below minus the VaR."""
+    return np.asarray(next_return, dtype=np.float64) < -np.asarray(var, dtype=np.float64)
+
+
+def traffic_light(days: int, breaches: int) -> str:
+    """Basel zone of `breaches` in `days` (<= 250) scored days of a 99 % VaR, as RiskOracle's
+    `zoneOf`: at 250 days green <= 4, yellow 5-9, red >= 10; with fewer days the boundaries
+    keep Basel's tail probabilities at 250 days (P(X >= x) <= 10.78 % yellow, <= 0.025 % red)."""
+    if breaches <= 0:
+        return "green"
+    tail = float(stats.binom.sf(breaches - 1, days, 0.01))
+    if tail <= _RED_TAIL * (1 + 1e-9):
+        return "red"
+    return "yellow" if tail <= _YELLOW_TAIL * (1 + 1e-9) else "green"
+
+
+def var_backtest(next_return: np.ndarray, var: np.ndarray) -> dict:
+    """Breach rate, Kupiec and Christoffersen p over the whole series, and the zone of its last
+    250 days (what the on-chain ledger would show after publishing it day by day)."""
+    breaches = var_breaches(next_return, var)
+    pof, ind = kupiec_pof(breaches, 0.01), christoffersen_independence(breaches)
+    window = breaches[-BASEL_WINDOW:]
+    return {
+        "breaches": int(breaches.sum()),
+        "days": int(breaches.size),
+        "breach_rate": float(breaches.mean()) if breaches.size else 0.0,
+        "kupiec_lr": pof.statistic,
+        "kupiec_p": pof.pvalue,
+        "christoffersen_lr": ind.statistic,
+        "christoffersen_p": ind.pvalue,
+        "zone": traffic_light(int(window.size), int(window.sum())),
+        "zone_breaches": int(window.sum()),
+        "zone_days": int(window.size),
+    }
+
+
 def diebold_mariano(loss_a: np.ndarray, loss_b: np.ndarray, lags: int = 5) -> TestResult:
     """DM t-statistic of mean(loss_a - loss_b) (negative: a is better), Newey-West variance."""
     d = np.asarray(loss_a, dtype=np.float64) - np.asarray(loss_b, dtype=np.float64)
@@ -206,18 +249,7 @@ def evaluate(fc: RollingForecasts, reference: str = "garch") -> dict:
         }
     var = {}
     for key, v in fc.var99.items():
-        breaches = fc.next_return < -v
-        pof, ind = kupiec_pof(breaches, 0.01), christoffersen_independence(breaches)
-        var[key] = {
-            "breaches": int(breaches.sum()),
-            "days": int(breaches.size),
-            "breach_rate": float(breaches.mean()),
-            "kupiec_lr": pof.statistic,
-            "kupiec_p": pof.pvalue,
-            "christoffersen_lr": ind.statistic,
-            "christoffersen_p": ind.pvalue,
-            "mean_var": float(np.mean(v)),
-        }
+        var[key] = var_backtest(fc.next_return, v) | {"mean_var": float(np.mean(v))}
     return {"volatility": vol, "var": var}
 
 

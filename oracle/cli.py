@@ -105,6 +105,9 @@ def demo(
         "QLIKE model",
         "QLIKE EWMA",
         "VaR hits",
+        "Kupiec p",
+        "Christoffersen p",
+        "zone",
     ):
         table.add_column(col, justify="right")
     for f in report.feeds:
@@ -116,6 +119,9 @@ def demo(
             f"{f.qlike_model:.3f}",
             f"{f.qlike_ewma:.3f}",
             f"{f.var_breach_rate:.2%}",
+            f"{f.var_kupiec_p:.3f}",
+            f"{f.var_christoffersen_p:.3f}",
+            f.var_zone,
         )
     console.print(table)
     eps = "off" if report.dp_epsilon is None else f"{report.dp_epsilon:.2f}"

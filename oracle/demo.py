@@ -130,6 +130,8 @@ class FeedResult:
     dm_p_har: float
     var_breach_rate: float
     var_kupiec_p: float
+    var_christoffersen_p: float
+    var_zone: str  # Basel zone of the tail's last 250 days (models.evaluation.traffic_light)
     ewma_var_breach_rate: float
     garch_var_breach_rate: float
 
@@ -273,6 +275,8 @@ def evaluate_feed(model: OracleModel, series: PriceSeries) -> dict[str, float]:
         "dm_p_har": vol["har-rv"]["dm_vs_model_p"],
         "var_breach_rate": var["model"]["breach_rate"],
         "var_kupiec_p": var["model"]["kupiec_p"],
+        "var_christoffersen_p": var["model"]["christoffersen_p"],
+        "var_zone": var["model"]["zone"],
         "ewma_var_breach_rate": var["ewma-normal"]["breach_rate"],
         "garch_var_breach_rate": var["garch-t"]["breach_rate"],
     }
@@ -390,6 +394,8 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
                     build.layout.num_feeds,
                     build.input_scale,
                     password,
+                    output_scale=build.layout.output_scale,
+                    rpc_url=url,
                 )
             )
         with AttesterProcesses(configs, password, work / "attesters") as running:
@@ -508,17 +514,19 @@ def write_report(report: DemoReport, results: Path) -> Path:
         "",
         f"Out of sample (last {TEST_FRACTION:.0%} of each feed, seen by no provider): QLIKE of "
         "the variance forecast (DM p: Diebold-Mariano, two-sided, vs the model; baselines fitted "
-        "on the rows before the tail) and the 99% VaR backtest (Kupiec passes at 5% if p >= 0.05).",
+        "on the rows before the tail) and the 99% VaR backtest (Kupiec and Christoffersen "
+        "independence pass at 5% if p >= 0.05; Basel zone of the tail's last 250 days).",
         "",
         "| feed | QLIKE model | EWMA (DM p) | GARCH(1,1) (DM p) | HAR-RV (DM p) | VaR breaches "
-        "| Kupiec p | EWMA VaR breaches | GARCH-t VaR breaches |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| Kupiec p | Christoffersen p | zone | EWMA VaR breaches | GARCH-t VaR breaches |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for f in report.feeds:
         lines.append(
             f"| {f.feed} | {f.qlike_model:.4f} | {f.qlike_ewma:.4f} ({f.dm_p_ewma:.3f}) | "
             f"{f.qlike_garch:.4f} ({f.dm_p_garch:.3f}) | {f.qlike_har:.4f} ({f.dm_p_har:.3f}) | "
-            f"{f.var_breach_rate:.2%} | {f.var_kupiec_p:.3f} | {f.ewma_var_breach_rate:.2%} | "
+            f"{f.var_breach_rate:.2%} | {f.var_kupiec_p:.3f} | {f.var_christoffersen_p:.3f} | "
+            f"{f.var_zone} | {f.ewma_var_breach_rate:.2%} | "
             f"{f.garch_var_breach_rate:.2%} |"
         )
     path = results / "demo.md"

@@ -9,7 +9,8 @@ import {RiskFeedAdapter} from "../src/RiskFeedAdapter.sol";
 ///         feed id. Feeds, models and transmitters are then configured by the admin.
 /// @dev Environment: VERIFIER (address of the circuit's EZKL Halo2Verifier), FEEDS_PER_REPORT,
 ///      OUTPUTS_PER_FEED, OUTPUT_SCALE, HISTORY_REPORTS (optional, default 4096: reports whose
-///      rounds stay readable by id), ADMIN, FEED_NAMES (comma-separated, hashed to feed ids);
+///      rounds stay readable by id), VAR_OUTPUT (optional, default 1: the backtested VaR output;
+///      255: none), ADMIN, FEED_NAMES (comma-separated, hashed to feed ids);
 ///      one adapter per feed and output. Attesters, feeds and models are set by the admin after.
 ///      Run: forge script script/DeployRiskOracle.s.sol --rpc-url $RPC --broadcast
 contract DeployRiskOracle is Script {
@@ -23,6 +24,7 @@ contract DeployRiskOracle is Script {
             vm.envUint("OUTPUTS_PER_FEED"),
             uint8(vm.envUint("OUTPUT_SCALE")),
             vm.envOr("HISTORY_REPORTS", uint256(4096)),
+            uint8(vm.envOr("VAR_OUTPUT", uint256(1))),
             vm.envAddress("ADMIN")
         );
         uint256 outputs = oracle.outputsPerFeed();

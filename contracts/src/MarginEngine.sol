@@ -2,12 +2,15 @@
 pragma solidity ^0.8.24;
 
 import {AggregatorV3Interface} from "./interfaces/AggregatorV3Interface.sol";
+import {IVaRBacktest} from "./interfaces/IVaRBacktest.sol";
 
 /// @title MarginEngine
 /// @notice Example consumer: sets a perp/lending initial-margin requirement from a volatility
 ///         feed, falling back to a conservative volatility when the feed is stale or unusable.
-/// @dev margin (bps) = clamp(baseMarginBps + volatility * volMultiplierBps, minMarginBps, maxMarginBps)
-///      where volatility is the feed answer divided by 10^decimals (e.g. 0.8 = 80% annualised).
+/// @dev margin (bps) = min(baseMarginBps + volatility * volMultiplierBps * (3 + plus) / 3, maxMarginBps)
+///      where volatility is the feed answer divided by 10^decimals (e.g. 0.8 = 80% annualised)
+///      and `plus` is the Basel plus factor of the VaR backtest's zone (`plusFactorPercent`): a
+///      model that breaches too often gets a larger buffer, as a bank's capital multiplier does.
 contract MarginEngine {
     /// @notice The volatility feed (any AggregatorV3Interface, e.g. a RiskFeedAdapter).
     AggregatorV3Interface public immutable volatilityFeed;
@@ -23,6 +26,8 @@ contract MarginEngine {
     uint256 public immutable maxMarginBps;
     /// @notice 10^decimals of the feed, read once at deployment.
     uint256 public immutable unit;
+    /// @notice Where the VaR backtest is read (a RiskFeedAdapter; address(0): no plus factor).
+    IVaRBacktest public immutable backtestSource;
 
     /// @notice The requirement last set by `updateInitialMargin`, in basis points.
     uint256 public initialMarginBps;
@@ -39,13 +44,15 @@ contract MarginEngine {
     /// @param baseMarginBps_ margin at zero volatility.
     /// @param volMultiplierBps_ margin per 1.0 volatility.
     /// @param maxMarginBps_ margin ceiling.
+    /// @param backtestSource_ the VaR backtest to scale by (address(0): none).
     constructor(
         AggregatorV3Interface feed,
         uint256 maxStaleness_,
         uint256 fallbackVolatility_,
         uint256 baseMarginBps_,
         uint256 volMultiplierBps_,
-        uint256 maxMarginBps_
+        uint256 maxMarginBps_,
+        IVaRBacktest backtestSource_
     ) {
         if (maxMarginBps_ < baseMarginBps_ || maxMarginBps_ > 10_000 || maxStaleness_ == 0) {
             revert InvalidMarginParameters();
@@ -57,6 +64,7 @@ contract MarginEngine {
         volMultiplierBps = volMultiplierBps_;
         maxMarginBps = maxMarginBps_;
         unit = 10 ** uint256(feed.decimals());
+        backtestSource = backtestSource_;
         initialMarginBps = marginFor(fallbackVolatility_);
     }
 
@@ -93,10 +101,28 @@ contract MarginEngine {
         return notional * initialMarginBps / 10_000;
     }
 
-    /// @notice Margin in basis points for `volatility` (feed units), clamped.
+    /// @notice Margin in basis points for `volatility` (feed units), scaled by the backtest's
+    ///         plus factor and clamped.
     function marginFor(uint256 volatility) public view returns (uint256) {
         if (volatility > type(uint128).max) return maxMarginBps;
-        uint256 margin = baseMarginBps + volatility * volMultiplierBps / unit;
+        uint256 margin = baseMarginBps + volatility * volMultiplierBps * (300 + plusFactorPercent()) / (300 * unit);
         return margin > maxMarginBps ? maxMarginBps : margin;
+    }
+
+    /// @notice Basel's plus factor (percent, on a multiplier of 3) for the backtest's zone: green
+    ///         0; yellow 40, 50, 65, 75, 85 for 5, 6, 7, 8, 9 breaches (fewer breaches, in a
+    ///         window of fewer than 250 days, count as 5); red 100. A backtest that cannot be read
+    ///         counts as red: an unknown track record is no reason for a thin margin.
+    function plusFactorPercent() public view returns (uint256) {
+        if (address(backtestSource) == address(0)) return 0;
+        try backtestSource.backtest() returns (uint256, uint256 breaches, uint8 zone, uint256, uint256, uint256) {
+            if (zone == 0) return 0;
+            if (zone == 1) {
+                if (breaches <= 5) return 40;
+                if (breaches >= 9) return 85;
+                return [uint256(50), 65, 75][breaches - 6];
+            }
+        } catch {}
+        return 100;
     }
 }

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {AggregatorV3Interface} from "./interfaces/AggregatorV3Interface.sol";
+import {IVaRBacktest} from "./interfaces/IVaRBacktest.sol";
 import {RiskOracle} from "./RiskOracle.sol";
 
 /// @title RiskFeedAdapter
@@ -11,7 +12,7 @@ import {RiskOracle} from "./RiskOracle.sol";
 ///      bar, not the block it was accepted in), so a consumer's usual
 ///      `block.timestamp - updatedAt` staleness check measures the age of the data itself.
 ///      `answeredInRound` equals `roundId`; round ids increase with every round of the feed.
-contract RiskFeedAdapter is AggregatorV3Interface {
+contract RiskFeedAdapter is AggregatorV3Interface, IVaRBacktest {
     /// @notice Interface version reported by `version()`.
     uint256 public constant VERSION = 2;
 
@@ -69,5 +70,23 @@ contract RiskFeedAdapter is AggregatorV3Interface {
         returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
     {
         return oracle.latestRoundData(feedId, outputIndex);
+    }
+
+    /// @notice The feed's VaR backtest (RiskOracle.backtest): window days, breaches, Basel zone
+    ///         (0 green, 1 yellow, 2 red), lifetime scored days and breaches, and gaps.
+    function backtest()
+        external
+        view
+        returns (
+            uint256 scoredDays,
+            uint256 breaches,
+            uint8 zone,
+            uint256 lifetimeScoredDays,
+            uint256 lifetimeBreaches,
+            uint256 gaps
+        )
+    {
+        RiskOracle.Backtest memory b = oracle.backtest(feedId);
+        return (b.scoredDays, b.breaches, b.zone, b.lifetimeScoredDays, b.lifetimeBreaches, b.gaps);
     }
 }

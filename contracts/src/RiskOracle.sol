@@ -62,8 +62,23 @@ contract RiskOracle is EIP712 {
     /// @notice What the attesters signed, minus the input commitment (which is instance 0).
     struct Report {
         uint32 configVersion;
+        uint32 validUntil; // the signatures expire after this block time (attesters sign minutes ahead)
         bytes32[] feedIds; // per slot; bytes32(0) = empty slot
         uint32[] observedAt; // per slot: close time of the feed's last bar (0 for empty slots)
+        uint32[] previousObservedAt; // per slot: close time of the bar before it
+        int32[] realizedReturn; // per slot: log return of the last close over the one before, in
+            // percent, fixed point with `outputScale` bits (the unit of the VaR output)
+    }
+
+    /// @notice A feed's VaR backtest (Basel traffic light over the last `BACKTEST_WINDOW` scored
+    ///         days; see `zoneOf`).
+    struct Backtest {
+        uint256 scoredDays; // days scored in the window (at most BACKTEST_WINDOW)
+        uint256 breaches; // breaches among them (counted up to BACKTEST_MAX_BREACHES)
+        uint8 zone; // ZONE_GREEN, ZONE_YELLOW or ZONE_RED
+        uint256 lifetimeScoredDays;
+        uint256 lifetimeBreaches;
+        uint256 gaps; // observations not consecutive with the feed's previous one (not scored)
     }
 
     /// @notice Latest state of a feed (stored packed in one word, in this field order from the
@@ -96,8 +111,26 @@ contract RiskOracle is EIP712 {
     uint256 public constant MAX_ATTESTERS = 255;
     /// @dev secp256k1 order / 2: larger `s` values are the malleable twin of a signature.
     uint256 internal constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
-    bytes32 public constant REPORT_TYPEHASH =
-        keccak256("Report(uint32 configVersion,uint256 inputCommitment,bytes32[] feedIds,uint32[] observedAt)");
+    bytes32 public constant REPORT_TYPEHASH = keccak256(
+        "Report(uint32 configVersion,uint32 validUntil,uint256 inputCommitment,bytes32[] feedIds,uint32[] observedAt,uint32[] previousObservedAt,int32[] realizedReturn)"
+    );
+    /// @notice Scored days in the backtest window (Basel: 250 trading days).
+    uint256 public constant BACKTEST_WINDOW = 250;
+    /// @notice Breaches whose day the ledger keeps (the red zone starts at 10 at 250 days, so the
+    ///         zone is exact; the window count saturates here).
+    uint256 public constant BACKTEST_MAX_BREACHES = 10;
+    uint8 public constant ZONE_GREEN = 0;
+    uint8 public constant ZONE_YELLOW = 1;
+    uint8 public constant ZONE_RED = 2;
+    /// @notice `varOutput` when no output is a VaR (no backtest).
+    uint8 public constant NO_BACKTEST = type(uint8).max;
+    /// @dev Scored-day counts (8 bits each, ascending) from which one more breach is needed for
+    ///      yellow (from 1) and for red (from 2): the smallest x with P(X >= x) at most Basel's
+    ///      own tail at 250 days (P(X >= 5) = 10.78 %, P(X >= 10) = 0.025 %), X ~ Bin(days, 1 %).
+    ///      At 250 days: yellow from 5 breaches, red from 10 (`models.evaluation.traffic_light`).
+    uint256 internal constant YELLOW_STEPS = 12 | (56 << 8) | (115 << 16) | (181 << 24);
+    uint256 internal constant RED_STEPS =
+        3 | (13 << 8) | (31 << 16) | (57 << 24) | (87 << 32) | (123 << 40) | (162 << 48) | (205 << 56);
 
     /// @notice The circuit's EZKL Halo2 verifier (fixed at deployment).
     address public immutable verifier;
@@ -109,6 +142,9 @@ contract RiskOracle is EIP712 {
     uint8 public immutable outputScale;
     /// @notice Reports whose rounds stay readable by id (the history ring's length).
     uint256 public immutable historyReports;
+    /// @notice The output that is a 1-day 99 % VaR in percent, backtested against the realised
+    ///         returns the attesters sign (NO_BACKTEST: none).
+    uint8 public immutable varOutput;
     /// @dev Storage words per report in the ring: header, input commitment, ceil(K/2) records.
     uint256 internal immutable _wordsPerReport;
 
@@ -146,6 +182,10 @@ contract RiskOracle is EIP712 {
     ///      (48-79) | answer 1 (80-111), answers as two's-complement int32 (0: empty slot);
     ///      bit 255 is set so that a record word is never zero.
     mapping(uint256 word => uint256) internal _history;
+    /// @dev VaR backtest ledger per feed, one word: lifetime scored days (bits 0-31), lifetime
+    ///      breaches (32-63), gaps (64-95), then the scored-day numbers (mod 2^16) of the last
+    ///      BACKTEST_MAX_BREACHES breaches, 16 bits each, newest in bits 96-111.
+    mapping(bytes32 feedId => uint256) internal _backtest;
 
     event ModelRegistered(
         bytes32 indexed modelHash, uint32 round, uint32 dpEpsilonMilli, bytes32 metricsHash, uint64 activatesAt
@@ -157,6 +197,12 @@ contract RiskOracle is EIP712 {
     event PermissionlessSet(bool permissionless);
     event AdminTransferStarted(address indexed admin, address indexed pendingAdmin);
     event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
+    /// @notice The realised return of a scored day fell below minus the VaR published for it
+    ///         (both in percent, fixed point with `outputScale` bits).
+    event VaRBreached(bytes32 indexed feedId, uint256 indexed roundId, int256 realizedReturn, int256 valueAtRisk);
+    /// @notice Round `roundId`'s previous bar did not close at the feed's last observation: a day
+    ///         was missed, so the new return is not scored.
+    event BacktestGap(bytes32 indexed feedId, uint256 indexed roundId, uint256 previousObservedAt, uint256 lastObservedAt);
     /// @notice One accepted report. `signers` is a bitmap of attester indices in
     ///         `configVersion`; `history` is the report's history blob (input commitment, then
     ///         one 16-byte big-endian record per slot: see `_history`), from which every
@@ -184,6 +230,8 @@ contract RiskOracle is EIP712 {
     error UnauthorizedTransmitter(address transmitter);
     error AttestersNotConfigured();
     error StaleConfigVersion(uint32 signedVersion, uint32 currentVersion);
+    error ReportExpired(uint256 validUntil, uint256 blockTimestamp);
+    error InvalidVarOutput(uint8 varOutput, uint256 outputsPerFeed);
     error InstanceCountMismatch(uint256 expected, uint256 actual);
     error FeedCountMismatch(uint256 expected, uint256 feedIds, uint256 observedAt);
     error InstanceOutOfField(uint256 index, uint256 value);
@@ -227,6 +275,7 @@ contract RiskOracle is EIP712 {
     /// @param outputsPerFeed_ J, model outputs per feed (1..MAX_OUTPUTS).
     /// @param outputScale_ fractional bits of the outputs (EZKL `model_output_scales[0]`).
     /// @param historyReports_ reports whose rounds stay readable by id (1..MAX_REPORTS).
+    /// @param varOutput_ the output that is the 1-day 99 % VaR in percent (NO_BACKTEST: none).
     /// @param admin_ governance address.
     constructor(
         address verifier_,
@@ -234,6 +283,7 @@ contract RiskOracle is EIP712 {
         uint256 outputsPerFeed_,
         uint8 outputScale_,
         uint256 historyReports_,
+        uint8 varOutput_,
         address admin_
     ) {
         if (verifier_.code.length == 0) revert VerifierHasNoCode(verifier_);
@@ -243,8 +293,12 @@ contract RiskOracle is EIP712 {
         ) {
             revert InvalidLayout(feedsPerReport_, outputsPerFeed_, outputScale_);
         }
+        if (varOutput_ >= outputsPerFeed_ && varOutput_ != NO_BACKTEST) {
+            revert InvalidVarOutput(varOutput_, outputsPerFeed_);
+        }
         if (admin_ == address(0)) revert ZeroAddress();
         verifier = verifier_;
+        varOutput = varOutput_;
         feedsPerReport = feedsPerReport_;
         outputsPerFeed = outputsPerFeed_;
         outputScale = outputScale_;
@@ -361,7 +415,8 @@ contract RiskOracle is EIP712 {
     // ---------------------------------------------------------------- reports
 
     /// @notice Verifies an attested, proved report and publishes one round per non-empty slot.
-    /// @param report configuration version, feed ids and observation times the attesters signed.
+    /// @param report what the attesters signed: configuration version, expiry, and per slot the
+    ///        feed, its observation time, the previous bar's close time and the realised return.
     /// @param proof EZKL proof bytes.
     /// @param instances public instances [input commitment, model hash, K*J outputs].
     /// @param signatures at least `threshold` 65-byte signatures of distinct current attesters
@@ -398,16 +453,19 @@ contract RiskOracle is EIP712 {
                 abi.encode(
                     REPORT_TYPEHASH,
                     report.configVersion,
+                    report.validUntil,
                     commitment,
-                    _hashIds(report.feedIds),
-                    _hashTimes(report.observedAt)
+                    _hashWords(report.feedIds),
+                    _hashWords(report.observedAt),
+                    _hashWords(report.previousObservedAt),
+                    _hashWords(report.realizedReturn)
                 )
             )
         );
     }
 
     /// @dev EIP-712 hash of a bytes32[] (`keccak256(abi.encodePacked(ids))`) in one copy.
-    function _hashIds(bytes32[] calldata ids) internal pure returns (bytes32 hash) {
+    function _hashWords(bytes32[] calldata ids) internal pure returns (bytes32 hash) {
         assembly ("memory-safe") {
             let m := mload(0x40)
             calldatacopy(m, ids.offset, shl(5, ids.length))
@@ -418,12 +476,63 @@ contract RiskOracle is EIP712 {
     /// @dev EIP-712 hash of a uint32[] (`abi.encodePacked` pads each element to a word, as the
     ///      calldata holds it) in one copy. A word with dirty high bits hashes differently from
     ///      the value attesters signed, so it cannot pass the signature check.
-    function _hashTimes(uint32[] calldata times) internal pure returns (bytes32 hash) {
+    function _hashWords(uint32[] calldata words) internal pure returns (bytes32 hash) {
         assembly ("memory-safe") {
             let m := mload(0x40)
-            calldatacopy(m, times.offset, shl(5, times.length))
-            hash := keccak256(m, shl(5, times.length))
+            calldatacopy(m, words.offset, shl(5, words.length))
+            hash := keccak256(m, shl(5, words.length))
         }
+    }
+
+    /// @dev EIP-712 hash of an int32[] (each element sign-extended to a word, as the calldata
+    ///      holds it; dirty words hash differently, as for `uint32[]`).
+    function _hashWords(int32[] calldata words) internal pure returns (bytes32 hash) {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            calldatacopy(m, words.offset, shl(5, words.length))
+            hash := keccak256(m, shl(5, words.length))
+        }
+    }
+
+    /// @notice The VaR backtest of `feedId`: over the last BACKTEST_WINDOW scored days, the
+    ///         days scored, the breaches and the traffic-light zone, and the lifetime totals.
+    function backtest(bytes32 feedId) external view returns (Backtest memory b) {
+        uint256 ledger = _backtest[feedId];
+        uint256 scored = uint32(ledger);
+        b.lifetimeScoredDays = scored;
+        b.lifetimeBreaches = uint32(ledger >> 32);
+        b.gaps = uint32(ledger >> 64);
+        b.scoredDays = scored < BACKTEST_WINDOW ? scored : BACKTEST_WINDOW;
+        uint256 kept = b.lifetimeBreaches < BACKTEST_MAX_BREACHES ? b.lifetimeBreaches : BACKTEST_MAX_BREACHES;
+        for (uint256 i; i < kept; ++i) {
+            // Breach days are kept mod 2^16, newest first: the age is their 16-bit difference.
+            uint256 day = uint16(ledger >> (96 + 16 * i));
+            uint256 age;
+            unchecked {
+                age = uint16(scored - day);
+            }
+            if (age >= BACKTEST_WINDOW) break;
+            ++b.breaches;
+        }
+        b.zone = zoneOf(b.scoredDays, b.breaches);
+    }
+
+    /// @notice The Basel traffic-light zone of `breaches` among `scoredDays` (<= 250) days of a
+    ///         99 % VaR. At 250 days: green up to 4, yellow 5-9, red from 10. With fewer days the
+    ///         boundaries keep Basel's tail probabilities at 250 days: yellow from the smallest
+    ///         count x with P(X >= x) <= 10.78 %, red with P(X >= x) <= 0.025 %, X ~ Bin(days, 1 %)
+    ///         (e.g. 30 days: yellow from 2 breaches, red from 4).
+    function zoneOf(uint256 scoredDays, uint256 breaches) public pure returns (uint8) {
+        uint256 red = 2;
+        for (uint256 steps = RED_STEPS; steps != 0; steps >>= 8) {
+            if (scoredDays >= uint8(steps)) ++red;
+        }
+        if (breaches >= red) return ZONE_RED;
+        uint256 yellow = 1;
+        for (uint256 steps = YELLOW_STEPS; steps != 0; steps >>= 8) {
+            if (scoredDays >= uint8(steps)) ++yellow;
+        }
+        return breaches >= yellow ? ZONE_YELLOW : ZONE_GREEN;
     }
 
     /// @notice True when `modelHash` is registered, not retired and past its activation time.
@@ -556,7 +665,7 @@ contract RiskOracle is EIP712 {
 
     /// @dev EIP-712 domain: name and version (chain id and this address are added by EIP712).
     function _domainNameAndVersion() internal pure override returns (string memory, string memory) {
-        return ("Proofcast RiskOracle", "2");
+        return ("Proofcast RiskOracle", "3");
     }
 
     /// @dev Layout, field, model and attester checks of a report; returns its model hash and the
@@ -569,10 +678,14 @@ contract RiskOracle is EIP712 {
         uint32 version = configVersion;
         if (version == 0) revert AttestersNotConfigured();
         if (report.configVersion != version) revert StaleConfigVersion(report.configVersion, version);
+        if (block.timestamp > report.validUntil) revert ReportExpired(report.validUntil, block.timestamp);
         uint256 k = feedsPerReport;
         uint256 expected = FIRST_OUTPUT_INDEX + k * outputsPerFeed;
         if (instances.length != expected) revert InstanceCountMismatch(expected, instances.length);
-        if (report.feedIds.length != k || report.observedAt.length != k) {
+        if (
+            report.feedIds.length != k || report.observedAt.length != k || report.previousObservedAt.length != k
+                || report.realizedReturn.length != k
+        ) {
             revert FeedCountMismatch(k, report.feedIds.length, report.observedAt.length);
         }
         for (uint256 i; i < expected; ++i) {
@@ -597,7 +710,7 @@ contract RiskOracle is EIP712 {
         bool published;
         uint256 pair; // records of the current slot pair (bit 254: one of them is published)
         for (uint256 slot; slot < k; ++slot) {
-            uint256 record = _publish(report.feedIds[slot], report.observedAt[slot], instances, slot, reportId);
+            uint256 record = _publish(report, instances, slot, reportId);
             unchecked {
                 // Unchecked: slot < k <= 255, base + 2 + slot / 2 is a ring word index.
                 if (record != 0) {
@@ -650,23 +763,57 @@ contract RiskOracle is EIP712 {
     /// @dev Checks and stores one slot's round; returns its 112-bit history record (0: empty
     ///      slot). Works on the packed words (FeedConfig's storage slot: maxAge bits 0-31,
     ///      minDelay 32-63, window 64-95, index 96-111, decimals 112-119, enabled 120-127).
-    function _publish(bytes32 feedId, uint256 observedAt, uint256[] calldata instances, uint256 slot, uint256 reportId)
+    function _publish(Report calldata report, uint256[] calldata instances, uint256 slot, uint256 reportId)
         internal
         returns (uint256 record)
     {
+        bytes32 feedId = report.feedIds[slot];
         if (feedId == bytes32(0)) return 0;
+        uint256 observedAt = report.observedAt[slot];
         uint256 config = _configWord(feedId);
         if (uint8(config >> 120) == 0) revert UnknownFeed(feedId);
         uint256 state = _state[feedId];
         _checkTiming(feedId, observedAt, config, state);
+        uint256 roundId = reportId << 8 | slot;
+        if (varOutput != NO_BACKTEST && uint32(state) != 0) {
+            _score(feedId, roundId, state, report.previousObservedAt[slot], report.realizedReturn[slot]);
+        }
         uint256 answers;
         uint256 first;
         unchecked {
             first = FIRST_OUTPUT_INDEX + slot * outputsPerFeed; // slot < 256, outputsPerFeed <= 2
         }
         (answers, state) = _checkOutputs(feedId, instances, first, uint32(config >> 64), state);
-        _state[feedId] = (reportId << 8 | slot) | (observedAt << 32) | (block.timestamp << 64) | state;
+        _state[feedId] = roundId | (observedAt << 32) | (block.timestamp << 64) | state;
         record = uint16(config >> 96) | (observedAt << 16) | (answers << 48);
+    }
+
+    /// @dev Scores the VaR the feed published last (`state`, before this round) against the
+    ///      realised return of the bar that closed since: a breach when the return is below minus
+    ///      the VaR. Only a consecutive bar is scored (its previous bar closed at the feed's last
+    ///      observation); otherwise the round is counted as a gap.
+    function _score(bytes32 feedId, uint256 roundId, uint256 state, uint256 previousObservedAt, int256 realized)
+        internal
+    {
+        uint256 ledger = _backtest[feedId];
+        uint256 lastObservedAt = uint32(state >> 32);
+        // Unchecked: 32-bit counters of days cannot reach 2^32; shifts are constant.
+        unchecked {
+            if (previousObservedAt != lastObservedAt) {
+                _backtest[feedId] = ledger + (1 << 64);
+                emit BacktestGap(feedId, roundId, previousObservedAt, lastObservedAt);
+                return;
+            }
+            ledger += 1; // one more scored day
+            int256 valueAtRisk = int32(uint32(state >> (128 + 32 * uint256(varOutput))));
+            if (realized < -valueAtRisk) {
+                uint256 days_ = uint16(ledger);
+                uint256 recent = ((ledger >> 96) << 16 | days_) & ((1 << (16 * BACKTEST_MAX_BREACHES)) - 1);
+                ledger = (uint96(ledger) + (1 << 32)) | (recent << 96);
+                emit VaRBreached(feedId, roundId, realized, valueAtRisk);
+            }
+            _backtest[feedId] = ledger;
+        }
     }
 
     /// @dev The packed storage word of `feeds[feedId]`.

@@ -89,6 +89,9 @@ contract OracleHandler is Test {
         report.feedIds[0] = feed;
         report.observedAt = new uint32[](2);
         report.observedAt[0] = observedAt;
+        report.validUntil = uint32(block.timestamp + 5 minutes);
+        report.previousObservedAt = new uint32[](2);
+        report.realizedReturn = new int32[](2);
     }
 
     /// @dev Signatures of the keys selected by `mask`; `honest` counts the attesters among them.

@@ -32,16 +32,16 @@ contract RiskOracleTest is OracleFixture {
     function test_RevertWhen_VerifierHasNoCode() public {
         address eoa = makeAddr("eoa");
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.VerifierHasNoCode.selector, eoa));
-        new RiskOracle(eoa, K, J, SCALE, HISTORY, address(this));
+        new RiskOracle(eoa, K, J, SCALE, HISTORY, VAR_OUTPUT, address(this));
     }
 
     function test_RevertWhen_LayoutInvalid() public {
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.InvalidLayout.selector, 0, J, SCALE));
-        new RiskOracle(address(verifier), 0, J, SCALE, HISTORY, address(this));
+        new RiskOracle(address(verifier), 0, J, SCALE, HISTORY, VAR_OUTPUT, address(this));
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.InvalidLayout.selector, K, 3, SCALE));
-        new RiskOracle(address(verifier), K, 3, SCALE, HISTORY, address(this));
+        new RiskOracle(address(verifier), K, 3, SCALE, HISTORY, VAR_OUTPUT, address(this));
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.InvalidLayout.selector, 256, J, SCALE));
-        new RiskOracle(address(verifier), 256, J, SCALE, HISTORY, address(this));
+        new RiskOracle(address(verifier), 256, J, SCALE, HISTORY, VAR_OUTPUT, address(this));
     }
 
     // ------------------------------------------------------------ acceptance and decoding
@@ -139,10 +139,10 @@ contract RiskOracleTest is OracleFixture {
     // ------------------------------------------------------------ attesters
 
     function test_RevertWhen_AttestersNotConfigured() public {
-        RiskOracle fresh = new RiskOracle(address(verifier), K, J, SCALE, HISTORY, address(this));
+        RiskOracle fresh = new RiskOracle(address(verifier), K, J, SCALE, HISTORY, VAR_OUTPUT, address(this));
         fresh.setTransmitter(address(this), true);
-        RiskOracle.Report memory report =
-            RiskOracle.Report({configVersion: 0, feedIds: feeds(), observedAt: times(1, 1)});
+        RiskOracle.Report memory report = reportOf(feeds(), times(1, 1));
+        report.configVersion = 0;
         uint256[] memory inst = instancesFor(1, MODEL, ONE, ONE, ONE, ONE);
         vm.expectRevert(RiskOracle.AttestersNotConfigured.selector);
         fresh.submit(report, proofOf(inst), inst, new bytes[](0));
@@ -200,7 +200,7 @@ contract RiskOracleTest is OracleFixture {
     }
 
     function test_RevertWhen_SignaturesForAnotherOracle() public {
-        RiskOracle other = new RiskOracle(address(verifier), K, J, SCALE, HISTORY, address(this));
+        RiskOracle other = new RiskOracle(address(verifier), K, J, SCALE, HISTORY, VAR_OUTPUT, address(this));
         (RiskOracle.Report memory report, uint256[] memory inst) = validReport(9);
         bytes32 foreign = digestFor(other, report, 9);
         bytes[] memory sigs = new bytes[](2);

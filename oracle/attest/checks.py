@@ -25,6 +25,7 @@ from oracle.attest.report import (
     close_time,
     feature_matrix,
     input_commitment,
+    slot_outcome,
 )
 from oracle.node.config import FeedConfig
 from oracle.node.errors import SourceError
@@ -35,6 +36,8 @@ log = logging.getLogger("proofcast.attest")
 REFUSAL_CODES = (
     "BadProposal",  # not well formed
     "WrongDomain",  # chain id or oracle address is not the one this attester serves
+    "WrongConfigVersion",  # not the attester configuration the chain has now
+    "BadExpiry",  # validUntil already past, or further ahead than this attester signs for
     "SlotCount",  # not K slots
     "UnknownFeed",  # a feed this attester does not attest
     "DuplicateFeed",  # the same feed in two slots
@@ -44,6 +47,7 @@ REFUSAL_CODES = (
     "FutureObservation",  # the last proposed bar is newer than the attester's latest (or now)
     "BarMismatch",  # a bar differs from the attester's own by more than the tolerance
     "ObservedAtMismatch",  # observedAt is not the close time of the last bar
+    "OutcomeMismatch",  # previous close time or realised return is not that of the bars
     "ImplausibleMove",  # the last bar moved implausibly far (models.plausibility)
     "CommitmentMismatch",  # the commitment is not that of the proposed bars' features
 )
@@ -75,6 +79,8 @@ class CheckPolicy:
     tolerance_bps: float = 10.0  # max relative difference of any proposed OHLC value
     max_move_sigmas: float = 12.0  # models.plausibility limit; 0 turns it off
     bars: int = 24  # bars a proposal carries per feed (features + plausibility check)
+    output_scale: int = 13  # the circuit's output scale (fixed point of the realised return)
+    max_signature_ttl: int = 600  # sign only reports that expire within this many seconds
 
 
 class Checker:
@@ -86,11 +92,15 @@ class Checker:
         feeds: tuple[FeedConfig, ...],
         source: MarketSource,
         clock: Callable[[], float] = time.time,
+        chain_config_version: Callable[[], int] | None = None,
     ) -> None:
+        """`chain_config_version` reads the oracle's current `configVersion` (None: no chain
+        access, the version is not checked; the contract still refuses a stale one)."""
         self.policy = policy
         self.feeds = {f.name: f for f in feeds}
         self.source = source
         self.clock = clock
+        self.chain_config_version = chain_config_version
 
     def check(self, proposal: Proposal) -> list[Refusal]:
         """Every reason to refuse `proposal`; empty when it may be signed."""
@@ -110,6 +120,11 @@ class Checker:
                     "SlotCount", None, f"{len(proposal.slots)} slots, the circuit has {p.slots}"
                 )
             ]
+        refusal = self._check_expiry(proposal.report.valid_until) or self._check_version(
+            proposal.report.config_version
+        )
+        if refusal is not None:
+            return [refusal]
         refusals: list[Refusal] = []
         series: list[PriceSeries | None] = []
         seen: set[str] = set()
@@ -125,6 +140,8 @@ class Checker:
             checked, slot_refusals = self._check_slot(
                 name, proposal.report.observed_at[k], proposal.bars[k]
             )
+            if checked is not None and not slot_refusals:
+                slot_refusals = self._check_outcome(name, checked, proposal, k)
             refusals += slot_refusals
             series.append(checked)
         if refusals:
@@ -137,6 +154,50 @@ class Checker:
                     None,
                     f"the proposed bars' features commit to {commitment}, "
                     f"the proposal says {proposal.commitment}",
+                )
+            ]
+        return []
+
+    def _check_expiry(self, valid_until: int) -> Refusal | None:
+        now = self.clock()
+        if not now < valid_until <= now + self.policy.max_signature_ttl:
+            return Refusal(
+                "BadExpiry",
+                None,
+                f"validUntil {valid_until} is not within {self.policy.max_signature_ttl} s "
+                f"after now ({now:.0f})",
+            )
+        return None
+
+    def _check_version(self, version: int) -> Refusal | None:
+        if self.chain_config_version is None:
+            return None
+        try:
+            current = self.chain_config_version()
+        except Exception as exc:  # the chain is unreachable: sign nothing
+            return Refusal("WrongConfigVersion", None, f"cannot read configVersion: {exc}")
+        if version != current:
+            return Refusal(
+                "WrongConfigVersion",
+                None,
+                f"configVersion {version}, the chain is on {current}",
+            )
+        return None
+
+    def _check_outcome(
+        self, name: str, bars: PriceSeries, proposal: Proposal, k: int
+    ) -> list[Refusal]:
+        """The slot's previous close time and realised return are those of the checked bars."""
+        expected = slot_outcome(bars, self.policy.output_scale)
+        _, _, _, _, previous, realized = proposal.report.as_tuple()
+        if (previous[k], realized[k]) != expected:
+            return [
+                Refusal(
+                    "OutcomeMismatch",
+                    name,
+                    f"previous close {previous[k]} and realised return {realized[k]}; the bars "
+                    f"give {expected[0]} and {expected[1]} (output scale "
+                    f"{self.policy.output_scale})",
                 )
             ]
         return []

@@ -7,8 +7,11 @@ keystore = "attester.json"      # password in $PROOFCAST_KEYSTORE_PASSWORD, neve
 host = "127.0.0.1"
 port = 8701
 slots = 4                       # feeds per report (the circuit's K)
-input_scale = 7                 # the circuit's input scale
+input_scale = 13                # the circuit's input scale
+output_scale = 13               # the circuit's output scale (fixed point of realised returns)
 tolerance_bps = 10              # max difference of any proposed OHLC value from ours
+rpc_url = "http://127.0.0.1:8545"  # read the oracle's configVersion: sign only the current one
+signature_ttl = 600             # sign only reports whose validUntil is at most this far ahead
 
 [source]
 directory = "data/attester-1"   # this attester's own copy of the market data
@@ -40,6 +43,9 @@ _ATTESTER_KEYS: dict[str, tuple[type, bool]] = {
     "port": (int, False),
     "tolerance_bps": (float, False),
     "max_move_sigmas": (float, False),
+    "output_scale": (int, False),
+    "rpc_url": (str, False),
+    "signature_ttl": (int, False),
 }
 _SOURCE_KEYS: dict[str, tuple[type, bool]] = {"directory": (str, True), "calendar": (str, False)}
 _FEED_KEYS: dict[str, tuple[type, bool]] = {"name": (str, True), "file": (str, True)}
@@ -56,6 +62,7 @@ class AttesterConfig:
     keystore: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8701
+    rpc_url: str | None = None  # where the oracle's configVersion is read (None: not checked)
 
 
 def load_attester_config(path: Path, port: int | None = None) -> AttesterConfig:
@@ -76,6 +83,8 @@ def load_attester_config(path: Path, port: int | None = None) -> AttesterConfig:
         raise ConfigError("attester.tolerance_bps: must be >= 0")
     if a.get("max_move_sigmas", 12.0) < 0:
         raise ConfigError("attester.max_move_sigmas: must be >= 0 (0 disables)")
+    if a.get("signature_ttl", 600) <= 0:
+        raise ConfigError("attester.signature_ttl: must be positive (seconds)")
     port = a.get("port", 8701) if port is None else port
     if not 0 <= port < 65536:
         raise ConfigError(f"attester.port: {port} is not a TCP port")
@@ -97,6 +106,8 @@ def load_attester_config(path: Path, port: int | None = None) -> AttesterConfig:
         input_scale=a["input_scale"],
         tolerance_bps=a.get("tolerance_bps", 10.0),
         max_move_sigmas=a.get("max_move_sigmas", 12.0),
+        output_scale=a.get("output_scale", 13),
+        max_signature_ttl=a.get("signature_ttl", 600),
     )
     return AttesterConfig(
         policy=policy,
@@ -106,4 +117,5 @@ def load_attester_config(path: Path, port: int | None = None) -> AttesterConfig:
         keystore=(base / a["keystore"]).resolve() if "keystore" in a else None,
         host=a.get("host", "127.0.0.1"),
         port=port,
+        rpc_url=a.get("rpc_url"),
     )

@@ -40,9 +40,17 @@ class AttesterSpec:
 
 
 def write_attester(
-    spec: AttesterSpec, chain_id: int, oracle: str, slots: int, input_scale: int, password: str
+    spec: AttesterSpec,
+    chain_id: int,
+    oracle: str,
+    slots: int,
+    input_scale: int,
+    password: str,
+    output_scale: int = 13,
+    rpc_url: str | None = None,
 ) -> Path:
-    """Write `spec`'s keystore and config.toml; returns the config path."""
+    """Write `spec`'s keystore and config.toml; returns the config path. With `rpc_url` the
+    attester reads the oracle's configVersion and signs only that one."""
     spec.directory.mkdir(parents=True, exist_ok=True)
     write_keystore(spec.key, spec.directory / "keystore.json", password)
     feeds = "".join(
@@ -56,7 +64,9 @@ def write_attester(
         'keystore = "keystore.json"\n'
         f"slots = {slots}\n"
         f"input_scale = {input_scale}\n"
-        f"tolerance_bps = {spec.tolerance_bps}\n"
+        f"output_scale = {output_scale}\n"
+        + (f'rpc_url = "{rpc_url}"\n' if rpc_url else "")
+        + f"tolerance_bps = {spec.tolerance_bps}\n"
         "\n[source]\n"
         'directory = "data"\n' + feeds
     )

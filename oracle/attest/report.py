@@ -9,6 +9,7 @@ EZKL puts in the proof's first instance (zero rows for empty slots); features co
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,12 +20,15 @@ from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
 
 from models.data import DataValidationError, PriceSeries
-from models.features import NUM_FEATURES, latest_features
+from models.features import NUM_FEATURES, latest_features, log_returns
 from models.identity import poseidon_fixed_point
 from oracle.chain.contracts import EMPTY_SLOT, SlotReport, feed_id
 
 DOMAIN_NAME = "Proofcast RiskOracle"  # RiskOracle's EIP-712 domain (contracts/src/RiskOracle.sol)
-DOMAIN_VERSION = "2"
+DOMAIN_VERSION = "3"
+# How long attesters' signatures stay usable: minutes, not the feed's maxAge, so a report cannot
+# be held back and published later (selective publication) or outlive a configuration change.
+SIGNATURE_TTL = 300
 BAR_FIELDS = ("open", "high", "low", "close")
 # uint256 instances are field elements of BN254: a commitment at or above this is no commitment.
 FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617
@@ -46,9 +50,12 @@ def typed_data(chain_id: int, oracle: str, report: SlotReport, commitment: int) 
             ],
             "Report": [
                 {"name": "configVersion", "type": "uint32"},
+                {"name": "validUntil", "type": "uint32"},
                 {"name": "inputCommitment", "type": "uint256"},
                 {"name": "feedIds", "type": "bytes32[]"},
                 {"name": "observedAt", "type": "uint32[]"},
+                {"name": "previousObservedAt", "type": "uint32[]"},
+                {"name": "realizedReturn", "type": "int32[]"},
             ],
         },
         "primaryType": "Report",
@@ -60,9 +67,12 @@ def typed_data(chain_id: int, oracle: str, report: SlotReport, commitment: int) 
         },
         "message": {
             "configVersion": report.config_version,
+            "validUntil": report.valid_until,
             "inputCommitment": commitment,
             "feedIds": list(report.feed_ids),
             "observedAt": list(report.observed_at),
+            "previousObservedAt": report.as_tuple()[4],
+            "realizedReturn": report.as_tuple()[5],
         },
     }
 
@@ -133,11 +143,28 @@ def bars_from_json(name: str, data: Any) -> PriceSeries:
         raise ProposalError(f"{name}: invalid bars: {exc}") from None
 
 
-def close_time(series: PriceSeries) -> int:
+def close_time(series: PriceSeries, back: int = 0) -> int:
     """Unix seconds at which the last daily bar closed (its date + 1 day, 00:00 UTC): the
-    oracle's `observedAt` for a forecast made on that bar."""
-    last = np.datetime64(series.dates[-1], "D") + np.timedelta64(1, "D")
+    oracle's `observedAt` for a forecast made on that bar (`back` bars earlier with `back`)."""
+    last = np.datetime64(series.dates[-1 - back], "D") + np.timedelta64(1, "D")
     return int(last.astype("datetime64[s]").astype(np.int64))
+
+
+def realized_return(series: PriceSeries, output_scale: int) -> int:
+    """The log return of the last close over the one before, in percent (`models.features.
+    log_returns`, the unit of the VaR the model forecasts), as RiskOracle's fixed point."""
+    if len(series) < 2:
+        raise ProposalError(f"{series.name}: a realised return needs two bars, got {len(series)}")
+    value = round(float(log_returns(series.close[-2:])[-1]) * 2**output_scale)
+    if not -(2**31) <= value < 2**31:
+        raise ProposalError(f"{series.name}: realised return {value} does not fit int32")
+    return value
+
+
+def slot_outcome(series: PriceSeries, output_scale: int) -> tuple[int, int]:
+    """(previous close time, realised return) of a slot: what RiskOracle scores its last VaR
+    against. Attesters recompute both from the bars they checked."""
+    return close_time(series, back=1), realized_return(series, output_scale)
 
 
 # ---------------------------------------------------------------------------- the proposal
@@ -158,15 +185,25 @@ class Proposal:
     bars: tuple[dict[str, Any] | None, ...]
 
     def to_json(self) -> dict[str, Any]:
+        _, _, _, _, previous, realized = self.report.as_tuple()
         return {
             "chain_id": self.chain_id,
             "oracle": self.oracle,
             "config_version": self.report.config_version,
+            "valid_until": self.report.valid_until,
             "commitment": str(self.commitment),
             "slots": [
-                None if name is None else {"feed": name, "observed_at": t, "bars": bars}
-                for name, t, bars in zip(
-                    self.slots, self.report.observed_at, self.bars, strict=True
+                None
+                if name is None
+                else {
+                    "feed": name,
+                    "observed_at": t,
+                    "previous_observed_at": p,
+                    "realized_return": r,
+                    "bars": bars,
+                }
+                for name, t, p, r, bars in zip(
+                    self.slots, self.report.observed_at, previous, realized, self.bars, strict=True
                 )
             ],
         }
@@ -179,6 +216,7 @@ class Proposal:
             chain_id = _uint(data["chain_id"], "chain_id", 2**256)
             oracle = to_checksum_address(str(data["oracle"]))
             version = _uint(data["config_version"], "config_version", 2**32)
+            valid_until = _uint(data["valid_until"], "valid_until", 2**32)
             commitment = _uint(int(str(data["commitment"])), "commitment", FIELD_MODULUS)
             raw_slots = data["slots"]
         except KeyError as exc:
@@ -189,27 +227,41 @@ class Proposal:
             raise ProposalError("proposal.slots must be a non-empty list")
         names: list[str | None] = []
         times: list[int] = []
+        previous: list[int] = []
+        realized: list[int] = []
         bars: list[dict[str, Any] | None] = []
         for k, slot in enumerate(raw_slots):
             if slot is None:
                 names.append(None), times.append(0), bars.append(None)
+                previous.append(0), realized.append(0)
                 continue
             if not isinstance(slot, dict) or not isinstance(slot.get("feed"), str):
-                raise ProposalError(f"slots[{k}] must be null or {{feed, observed_at, bars}}")
+                raise ProposalError(
+                    f"slots[{k}] must be null or "
+                    "{feed, observed_at, previous_observed_at, realized_return, bars}"
+                )
             names.append(slot["feed"])
             times.append(_uint(slot.get("observed_at"), f"slots[{k}].observed_at", 2**32))
+            previous.append(
+                _uint(slot.get("previous_observed_at"), f"slots[{k}].previous_observed_at", 2**32)
+            )
+            r = slot.get("realized_return")
+            realized.append(_uint(r, f"slots[{k}].realized_return", 2**31, low=-(2**31)))
             bars.append(slot.get("bars"))
         report = SlotReport(
             version,
             tuple(EMPTY_SLOT if n is None else feed_id(n) for n in names),
             tuple(times),
+            valid_until,
+            tuple(previous),
+            tuple(realized),
         )
         return cls(chain_id, oracle, report, commitment, tuple(names), tuple(bars))
 
 
-def _uint(value: Any, what: str, bound: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < bound:
-        raise ProposalError(f"{what} must be an integer in [0, {bound})")
+def _uint(value: Any, what: str, bound: int, low: int = 0) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value < bound:
+        raise ProposalError(f"{what} must be an integer in [{low}, {bound})")
     return value
 
 
@@ -233,16 +285,23 @@ def build_proposal(
     config_version: int,
     input_scale: int,
     slots: Sequence[tuple[str, PriceSeries] | None],
+    output_scale: int,
+    valid_until: int | None = None,
 ) -> tuple[Proposal, np.ndarray]:
     """The proposal for `slots` (feed name and its recent bars, or None) and the feature matrix
-    the proof must be made on."""
+    the proof must be made on; signatures over it expire at `valid_until` (default: now +
+    SIGNATURE_TTL)."""
     series = [None if s is None else s[1] for s in slots]
     features = feature_matrix(series)
     names = tuple(None if s is None else s[0] for s in slots)
+    outcomes = [(0, 0) if s is None else slot_outcome(s, output_scale) for s in series]
     report = SlotReport(
         config_version,
         tuple(EMPTY_SLOT if n is None else feed_id(n) for n in names),
         tuple(0 if s is None else close_time(s) for s in series),
+        int(time.time()) + SIGNATURE_TTL if valid_until is None else valid_until,
+        tuple(o[0] for o in outcomes),
+        tuple(o[1] for o in outcomes),
     )
     proposal = Proposal(
         chain_id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ LIBRARY_REMAPPINGS = ["solady/=node_modules/solady/src/"]
 
 # Reports whose rounds stay readable by id on chain (RiskOracle.historyReports): older rounds are
 # in the ReportAccepted events. Gas per report does not depend on it once the ring is full.
+NO_BACKTEST = 255  # RiskOracle.NO_BACKTEST: no output is a VaR
 HISTORY_REPORTS = 4096
 
 
@@ -227,14 +229,56 @@ class RoundData:
 
 @dataclass(frozen=True)
 class SlotReport:
-    """What attesters sign besides the input commitment: `RiskOracle.Report`."""
+    """What attesters sign besides the input commitment: `RiskOracle.Report`.
+
+    `valid_until` is when the signatures expire (block time); per slot, `previous_observed_at`
+    is the close time of the bar before the last and `realized_return` the log return between
+    the two closes in percent, fixed point at the circuit's output scale (the VaR's unit): the
+    oracle scores the feed's last VaR with it when the previous close is its last observation.
+    """
 
     config_version: int
     feed_ids: tuple[bytes, ...]  # per slot; EMPTY_SLOT for a feed left out
     observed_at: tuple[int, ...]  # per slot; 0 for an empty slot
+    valid_until: int = 0
+    previous_observed_at: tuple[int, ...] = ()  # per slot (empty: all 0)
+    realized_return: tuple[int, ...] = ()  # per slot (empty: all 0)
 
-    def as_tuple(self) -> tuple[int, list[bytes], list[int]]:
-        return (self.config_version, list(self.feed_ids), list(self.observed_at))
+    def _per_slot(self, values: tuple[int, ...]) -> list[int]:
+        return list(values) if values else [0] * len(self.feed_ids)
+
+    def as_tuple(self) -> tuple[int, int, list[bytes], list[int], list[int], list[int]]:
+        return (
+            self.config_version,
+            self.valid_until,
+            list(self.feed_ids),
+            list(self.observed_at),
+            self._per_slot(self.previous_observed_at),
+            self._per_slot(self.realized_return),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """For the node's journal (the exact report the signatures are over)."""
+        version, valid_until, ids, observed, previous, realized = self.as_tuple()
+        return {
+            "config_version": version,
+            "valid_until": valid_until,
+            "feed_ids": [i.hex() for i in ids],
+            "observed_at": observed,
+            "previous_observed_at": previous,
+            "realized_return": realized,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SlotReport:
+        return cls(
+            int(data["config_version"]),
+            tuple(bytes.fromhex(i) for i in data["feed_ids"]),
+            tuple(int(t) for t in data["observed_at"]),
+            int(data["valid_until"]),
+            tuple(int(t) for t in data["previous_observed_at"]),
+            tuple(int(r) for r in data["realized_return"]),
+        )
 
 
 @dataclass
@@ -260,6 +304,7 @@ def deploy_oracle(
     margin: MarginParams | None = None,
     permissionless: bool = False,
     history_reports: int = HISTORY_REPORTS,
+    backtest: bool = True,
 ) -> OracleStack:
     """Deploy RiskOracle (pinned to the circuit's `verifier`), configure `feeds` with one
     adapter per feed output, set the attester set and threshold (when given) and, with
@@ -267,6 +312,8 @@ def deploy_oracle(
 
     The sending account becomes admin and an allow-listed transmitter. `history_reports` is the
     length of the oracle's history ring (rounds of older reports revert with RoundNotRetained).
+    With `backtest` the VaR output is scored against the signed realised returns
+    (`RiskOracle.backtest`); without, no output is (the gas benchmark's control).
     """
     if layout.input_hash_index != 0 or layout.model_hash_index != 1:
         raise ChainError(
@@ -289,6 +336,7 @@ def deploy_oracle(
         layout.outputs_per_feed,
         layout.output_scale,
         history_reports,
+        var_output(layout.outputs_per_feed) if backtest else NO_BACKTEST,
         admin,
     )
     stack = OracleStack(w3=w3, oracle=deployed.contract, layout=layout)
@@ -329,6 +377,7 @@ def deploy_oracle(
             margin.base_margin_bps,
             margin.vol_multiplier_bps,
             margin.max_margin_bps,
+            stack.adapters[source].address,  # its feed's VaR backtest (the Basel plus factor)
         )
         stack.margin_engine = engine.contract
         stack.gas["deploy MarginEngine"] = engine.gas_used
@@ -387,6 +436,52 @@ def submit_report(
 def report_digest(stack: OracleStack, report: SlotReport, input_commitment: int) -> bytes:
     """The EIP-712 digest the oracle expects attesters to have signed (its own view)."""
     return bytes(stack.oracle.functions.reportDigest(report.as_tuple(), input_commitment).call())
+
+
+def config_version_reader(rpc_url: str, oracle: str, timeout: float = 5.0) -> Callable[[], int]:
+    """A function that reads `oracle`'s current `configVersion` (each call one eth_call, at most
+    `timeout` seconds): attesters sign only for the configuration the chain has now."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    abi = [
+        {
+            "name": "configVersion",
+            "type": "function",
+            "stateMutability": "view",
+            "inputs": [],
+            "outputs": [{"name": "", "type": "uint32"}],
+        }
+    ]
+    contract = w3.eth.contract(address=Web3.to_checksum_address(oracle), abi=abi)
+    return lambda: int(contract.functions.configVersion().call())
+
+
+def var_output(outputs_per_feed: int) -> int:
+    """The backtested output: Proofcast's models publish [log vol %, 99 % VaR %] per feed, so
+    the VaR is output 1 of 2; a one-output circuit has none (`NO_BACKTEST`)."""
+    return 1 if outputs_per_feed == 2 else NO_BACKTEST
+
+
+ZONES = ("green", "yellow", "red")
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """`RiskOracle.backtest(feedId)`: the last 250 scored days and the lifetime totals."""
+
+    scored_days: int
+    breaches: int
+    zone: str
+    lifetime_scored_days: int
+    lifetime_breaches: int
+    gaps: int
+
+
+def read_backtest(oracle: Contract, feed: bytes) -> Backtest:
+    """The VaR backtest of `feed` as the oracle keeps it."""
+    days, breaches, zone, lifetime_days, lifetime_breaches, gaps = oracle.functions.backtest(
+        feed
+    ).call()
+    return Backtest(days, breaches, ZONES[zone], lifetime_days, lifetime_breaches, gaps)
 
 
 @dataclass(frozen=True)

@@ -419,6 +419,9 @@ class ExplorerReader:
                 int(report["configVersion"]),
                 tuple(bytes(f) for f in report["feedIds"]),
                 tuple(int(t) for t in report["observedAt"]),
+                int(report["validUntil"]),
+                tuple(int(t) for t in report["previousObservedAt"]),
+                tuple(int(r) for r in report["realizedReturn"]),
             )
             commitment = int(args["instances"][0])
             proof_bytes = len(args["proof"])

@@ -30,7 +30,7 @@ from circuits.manifest import check_manifest
 from circuits.pipeline import prove, witness_outputs
 from oracle.attest.client import AttesterClient
 from oracle.attest.report import bars_from_json, bars_to_json, build_proposal
-from oracle.chain.contracts import EMPTY_SLOT, SlotReport, feed_id
+from oracle.chain.contracts import SlotReport
 from oracle.node import journal as J
 from oracle.node.config import NodeConfig
 from oracle.node.errors import ConfigError, SourceError
@@ -340,6 +340,7 @@ class Node:
                 oracle=self.config.oracle_address,
                 config_version=config.version,
                 input_scale=self.manifest.input_scale,
+                output_scale=self.manifest.output_scale,
                 slots=[
                     None if bars is None else (name, bars_from_json(name, bars))
                     for name, bars in zip(rnd.feeds, _round_bars(rnd), strict=True)
@@ -355,6 +356,7 @@ class Node:
                     features=np.asarray(features).tolist(),
                     attestation={
                         "config_version": config.version,
+                        "report": proposal.report.to_json(),
                         "commitment": str(proposal.commitment),
                         "signatures": [sig.hex() for sig in outcome.signatures],
                         "signers": list(outcome.signers),
@@ -401,11 +403,7 @@ class Node:
 
     def _calldata(self, rnd: Round) -> bytes:
         attestation = rnd.attestation or {}
-        report = SlotReport(
-            int(attestation.get("config_version", 0)),
-            tuple(EMPTY_SLOT if f is None else feed_id(f) for f in rnd.slots),
-            tuple(rnd.slot_times),
-        )
+        report = SlotReport.from_json(attestation["report"])
         return self.publisher.submit_calldata(
             report,
             bytes.fromhex(rnd.proof_hex or ""),

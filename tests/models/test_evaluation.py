@@ -177,3 +177,30 @@ def test_holdout_baselines_reject_a_cut_outside_the_rows() -> None:
     series = generate_stress_series(3, n_days=300)
     with pytest.raises(ValueError, match="cut"):
         holdout_baselines(series, len(build_features(series)))
+
+
+def test_traffic_light_is_basels_at_250_days_and_keeps_its_tails_below() -> None:
+    from models.evaluation import traffic_light
+
+    assert [traffic_light(250, x) for x in (0, 4, 5, 9, 10)] == [
+        "green",
+        "green",
+        "yellow",
+        "yellow",
+        "red",
+    ]
+    assert [traffic_light(30, x) for x in (1, 2, 3, 4)] == ["green", "yellow", "yellow", "red"]
+    assert [traffic_light(2, x) for x in (0, 1, 2)] == ["green", "yellow", "red"]
+
+
+def test_var_backtest_uses_one_breach_rule_and_zones_the_last_250_days() -> None:
+    from models.evaluation import var_backtest, var_breaches
+
+    ret = np.zeros(300)
+    var = np.full(300, 2.0)
+    ret[[0, 1, 2, 3, 4, 100]] = -2.5  # 5 breaches older than the last 250 days, 1 within
+    ret[200] = -2.0  # a loss equal to the VaR is no breach
+    assert var_breaches(ret, var).sum() == 6
+    out = var_backtest(ret, var)
+    assert (out["breaches"], out["days"], out["zone_breaches"], out["zone"]) == (6, 300, 1, "green")
+    assert out["breach_rate"] == pytest.approx(0.02)

@@ -22,6 +22,10 @@ abstract contract OracleFixture is Test {
     uint256 internal constant MAX_AGE = 1 hours;
     uint256 internal constant N_ATTESTERS = 4;
     uint8 internal constant THRESHOLD = 2;
+    /// @dev Output 1 of each feed is the backtested VaR.
+    uint8 internal constant VAR_OUTPUT = 1;
+    /// @dev How long the fixture's attesters sign a report for.
+    uint256 internal constant SIGNATURE_LIFETIME = 5 minutes;
 
     VerifierDouble internal verifier;
     RiskOracle internal oracle;
@@ -34,7 +38,7 @@ abstract contract OracleFixture is Test {
     function setUp() public virtual {
         vm.warp(1_700_000_000);
         verifier = new VerifierDouble();
-        oracle = new RiskOracle(address(verifier), K, J, SCALE, HISTORY, address(this));
+        oracle = new RiskOracle(address(verifier), K, J, SCALE, HISTORY, VAR_OUTPUT, address(this));
         oracle.configureFeed(FEED_A, configA(), limitsA(), "ETH volatility and VaR");
         oracle.configureFeed(FEED_B, configB(), limitsB(), "BTC volatility and VaR");
         oracle.registerModel(MODEL, 7, 2500, keccak256("metrics"), 0);
@@ -94,12 +98,21 @@ abstract contract OracleFixture is Test {
         (t[0], t[1]) = (uint32(a), uint32(b));
     }
 
+    /// @dev A report of `ids` observed at `observedAt`, valid for SIGNATURE_LIFETIME, with no
+    ///      backtest outcome (previous close 0: never consecutive, so a gap once a feed has rounds).
     function reportOf(bytes32[] memory ids, uint32[] memory observedAt)
         internal
         view
         returns (RiskOracle.Report memory)
     {
-        return RiskOracle.Report({configVersion: oracle.configVersion(), feedIds: ids, observedAt: observedAt});
+        return RiskOracle.Report({
+            configVersion: oracle.configVersion(),
+            validUntil: uint32(block.timestamp + SIGNATURE_LIFETIME),
+            feedIds: ids,
+            observedAt: observedAt,
+            previousObservedAt: new uint32[](ids.length),
+            realizedReturn: new int32[](ids.length)
+        });
     }
 
     /// @dev Instances for a K=2 report: slot 0 carries (a0, a1), slot 1 carries (b0, b1).
@@ -134,18 +147,23 @@ abstract contract OracleFixture is Test {
             abi.encode(
                 keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
                 keccak256("Proofcast RiskOracle"),
-                keccak256("2"),
+                keccak256("3"),
                 block.chainid,
                 address(target)
             )
         );
         bytes32 structHash = keccak256(
             abi.encode(
-                keccak256("Report(uint32 configVersion,uint256 inputCommitment,bytes32[] feedIds,uint32[] observedAt)"),
+                keccak256(
+                    "Report(uint32 configVersion,uint32 validUntil,uint256 inputCommitment,bytes32[] feedIds,uint32[] observedAt,uint32[] previousObservedAt,int32[] realizedReturn)"
+                ),
                 report.configVersion,
+                report.validUntil,
                 commitment,
                 keccak256(abi.encodePacked(report.feedIds)),
-                keccak256(abi.encodePacked(report.observedAt))
+                keccak256(abi.encodePacked(report.observedAt)),
+                keccak256(abi.encodePacked(report.previousObservedAt)),
+                keccak256(abi.encodePacked(report.realizedReturn))
             )
         );
         return keccak256(abi.encodePacked("\x19\x01", domain, structHash));

@@ -22,7 +22,6 @@ from oracle.attest.report import (
     build_proposal,
     close_time,
 )
-from oracle.chain.contracts import SlotReport
 from oracle.node.config import FeedConfig
 from oracle.node.sources import CsvDirectorySource
 from tests.oracle.node.market import append_candle, write_candles
@@ -30,6 +29,7 @@ from tests.oracle.node.market import append_candle, write_candles
 ORACLE = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 CHAIN = 31337
 SCALE = 7
+OUT_SCALE = 13
 FEEDS = ("ETH-USD", "BTC-USD")
 END = dt.date(2026, 1, 30)
 
@@ -58,7 +58,7 @@ def recent(directory: Path, name: str, bars: int = 24, drop_last: int = 0):
 
 def propose(directory: Path, slots=FEEDS, version: int = 1, **kw) -> Proposal:
     series = [None if n is None else (n, recent(directory, n, **kw)) for n in slots]
-    proposal, _ = build_proposal(CHAIN, ORACLE, version, SCALE, series)
+    proposal, _ = build_proposal(CHAIN, ORACLE, version, SCALE, series, output_scale=OUT_SCALE)
     return proposal
 
 
@@ -122,10 +122,39 @@ def test_a_copy_within_tolerance_is_signed(data: Path, tmp_path_factory) -> None
 
 def test_moved_observation_time_is_refused(data: Path) -> None:
     proposal = propose(data)
-    moved = SlotReport(1, proposal.report.feed_ids, (proposal.report.observed_at[0] - 80_000,
-                                                     proposal.report.observed_at[1]))  # fmt: skip
+    observed = proposal.report.observed_at
+    moved = replace(proposal.report, observed_at=(observed[0] - 80_000, observed[1]))
     r = only(checker(data).check(replace(proposal, report=moved)))
     assert r.code == "ObservedAtMismatch" and r.feed == "ETH-USD"
+
+
+def test_a_hidden_loss_or_a_skipped_day_is_refused(data: Path) -> None:
+    """The realised return and previous close the oracle scores its VaR with are the bars'."""
+    proposal = propose(data)
+    signed = proposal.report
+    hidden = replace(signed, realized_return=(0, signed.realized_return[1]))
+    r = only(checker(data).check(replace(proposal, report=hidden)))
+    assert r.code == "OutcomeMismatch" and r.feed == "ETH-USD"
+    assert f"give {signed.previous_observed_at[0]} and {signed.realized_return[0]}" in r.detail
+    chained = replace(signed, previous_observed_at=(signed.observed_at[0] - 3 * 86_400,
+                                                    signed.previous_observed_at[1]))  # fmt: skip
+    assert only(checker(data).check(replace(proposal, report=chained))).code == "OutcomeMismatch"
+
+
+def test_signatures_are_short_lived_and_for_the_chains_configuration(data: Path) -> None:
+    proposal = propose(data)
+    ttl = CheckPolicy(CHAIN, ORACLE, slots=2, input_scale=SCALE).max_signature_ttl
+    for valid_until in (int(time.time()) - 1, int(time.time()) + ttl + 60):
+        late = replace(proposal, report=replace(proposal.report, valid_until=valid_until))
+        assert only(checker(data).check(late)).code == "BadExpiry"
+    on_chain = checker(data)
+    on_chain.chain_config_version = lambda: 1
+    assert on_chain.check(proposal) == []
+    on_chain.chain_config_version = lambda: 2  # the admin moved on: version 1 is not signed
+    r = only(on_chain.check(proposal))
+    assert r.code == "WrongConfigVersion" and "the chain is on 2" in r.detail
+    future = propose(data, version=3)  # nor a version the chain does not have yet
+    assert only(on_chain.check(future)).code == "WrongConfigVersion"
 
 
 def test_a_commitment_to_other_features_is_refused(data: Path) -> None:
@@ -190,7 +219,11 @@ def test_an_implausible_last_bar_is_refused(data: Path) -> None:
 def test_observation_after_now_is_refused(data: Path) -> None:
     clocked = checker(data)
     clocked.clock = lambda: close_time(recent(data, FEEDS[0])) - 1.0
-    assert {x.code for x in clocked.check(propose(data))} == {"FutureObservation"}
+    proposal = propose(data)
+    expiry = replace(proposal.report, valid_until=int(clocked.clock()) + 60)
+    assert {x.code for x in clocked.check(replace(proposal, report=expiry))} == {
+        "FutureObservation"
+    }
     assert checker(data).clock() == pytest.approx(time.time(), abs=5)
 
 

@@ -40,7 +40,7 @@ def dirs(tmp_path: Path) -> list[Path]:
 
 def proposal_from(directory: Path):
     series = [(n, recent(directory, n)) for n in FEEDS]
-    return build_proposal(CHAIN, ORACLE, 1, SCALE, series)[0]
+    return build_proposal(CHAIN, ORACLE, 1, SCALE, series, output_scale=13)[0]
 
 
 def test_threshold_reached_despite_a_refusing_and_an_offline_attester(dirs: list[Path]) -> None:

@@ -16,12 +16,14 @@ from web3 import Web3
 from circuits.artifacts import CircuitArtifacts
 from circuits.fields import R
 from circuits.pipeline import CircuitBuild, Proof, build_circuit, prove
+from models.evaluation import traffic_light
 from models.placeholder import make_placeholder_model, sample_features
 from oracle.attest.report import digest, sign_report
 from oracle.chain.anvil import ANVIL_DEV_KEY, AnvilNode
 from oracle.chain.client import EIP170_LIMIT, connect
 from oracle.chain.contracts import (
     EMPTY_SLOT,
+    ZONES,
     FeedSpec,
     MarginParams,
     ModelSpec,
@@ -106,7 +108,7 @@ def fresh_stack(
 def report(stack: OracleStack, observed: list[int], feeds: tuple[str, ...] = FEEDS) -> SlotReport:
     ids = tuple(EMPTY_SLOT if f is None else feed_id(f) for f in feeds)
     version = stack.oracle.functions.configVersion().call()
-    return SlotReport(version, ids, tuple(observed))
+    return SlotReport(version, ids, tuple(observed), block_timestamp(stack.w3) + 300)
 
 
 def sign(
@@ -322,7 +324,8 @@ def test_accepted_report_cannot_be_replayed_on_another_oracle_or_chain(
     sigs = attest(stack, rep, proof)
     submit_report(stack, rep, proof.proof_bytes, proof.instances, sigs)
     replay = report(other, [now, now])
-    assert replay == rep  # same version, feeds and times: only the domain differs
+    # Same version, feeds and times (and expiry): only the domain differs.
+    assert replace(replay, valid_until=rep.valid_until) == rep
     assert_reverts(
         "UnknownSigner", submit_report, other, rep, proof.proof_bytes, proof.instances, sigs
     )
@@ -437,3 +440,16 @@ def test_transmitter_allow_list_and_permissionless_mode(world: World) -> None:
     )
     submit_report(as_outsider, rep, proof.proof_bytes, proof.instances, sigs)
     assert stack.oracle.functions.latestRoundId(feed_id("ETH")).call() == 1 << 8
+
+
+def test_on_chain_zone_rule_equals_the_evaluation_twin(world: World) -> None:
+    """`RiskOracle.zoneOf` and `models.evaluation.traffic_light` agree around every boundary."""
+    oracle = fresh_stack(world).oracle
+    for days in range(0, 251):
+        counts = {0, 1}
+        for x in range(1, min(days, 12) + 1):
+            if traffic_light(days, x) != traffic_light(days, x - 1):
+                counts |= {x - 1, x}
+        for x in sorted(c for c in counts if c <= days):
+            zone = ZONES[oracle.functions.zoneOf(days, x).call()]
+            assert zone == traffic_light(days, x), (days, x)

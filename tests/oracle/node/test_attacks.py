@@ -29,7 +29,12 @@ def bars(d: Deployment, feed: str, end_offset: int = 0):
 
 def proposal(d: Deployment, circuit: Circuit, slots):
     return build_proposal(
-        ANVIL_CHAIN_ID, d.stack.oracle.address, 1, circuit.build.input_scale, slots
+        ANVIL_CHAIN_ID,
+        d.stack.oracle.address,
+        1,
+        circuit.build.input_scale,
+        slots,
+        output_scale=circuit.build.layout.output_scale,
     )
 
 
