@@ -29,7 +29,7 @@ from circuits.layout import InstanceLayout
 from circuits.manifest import check_manifest
 from circuits.pipeline import prove, witness_outputs
 from oracle.attest.client import AttesterClient
-from oracle.attest.report import bars_from_json, bars_to_json, build_proposal
+from oracle.attest.report import SIGNATURE_TTL, bars_from_json, bars_to_json, build_proposal
 from oracle.chain.contracts import SlotReport
 from oracle.node import journal as J
 from oracle.node.config import NodeConfig
@@ -341,6 +341,8 @@ class Node:
                 config_version=config.version,
                 input_scale=self.manifest.input_scale,
                 output_scale=self.manifest.output_scale,
+                # The contract checks expiry against block time: in the node's own "now".
+                valid_until=int(self.clock()) + SIGNATURE_TTL,
                 slots=[
                     None if bars is None else (name, bars_from_json(name, bars))
                     for name, bars in zip(rnd.feeds, _round_bars(rnd), strict=True)

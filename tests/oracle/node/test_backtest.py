@@ -13,7 +13,7 @@ from models.data import load_ohlc_csv
 from oracle.attest.report import close_time
 from oracle.chain.contracts import feed_id, read_backtest
 from tests.oracle.node.conftest import FEEDS, Deployment, onchain_rounds
-from tests.oracle.node.market import append_candle
+from tests.oracle.node.market import append_candle, write_candles
 from tests.oracle.node.test_runner import make_node
 
 pytestmark = pytest.mark.slow
@@ -33,6 +33,8 @@ def test_breach_days_turn_the_zone_yellow_then_red(deployment: Deployment) -> No
     d = deployment
     feed = FEEDS[0]
     path = d.data_dir / f"{feed}.csv"
+    # History that ends 8 days ago, so the 6 days appended below are all in the past.
+    write_candles(path, dt.datetime.now(dt.UTC).date() - dt.timedelta(days=8), days=40, seed=3)
     node = make_node(d)
     assert node.tick().round.state == "confirmed"
     oracle = d.stack.oracle
