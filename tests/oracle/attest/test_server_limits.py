@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from oracle.attest.processes import AttesterProcesses, AttesterSpec, write_attester
-from oracle.attest.server import BackgroundServer, create_app
+from oracle.attest.server import MAX_CONNECTIONS, BackgroundServer, create_app
 from oracle.attest.wire import proposal_body_limit
 from oracle.node.keys import SigningKey
 from tests.oracle.attest.test_checks import CHAIN, END, FEEDS, ORACLE, SCALE, checker, propose
@@ -189,3 +189,18 @@ def test_attest_serve_process_survives_the_measured_attacks(tmp_path: Path, data
     log = (tmp_path / "logs" / "attester-1.log").read_text()
     assert "nested deeper than 16" in log and "ETH-USD\\nFORGED" in log
     assert not any(line.startswith("FORGED") for line in log.splitlines()), log
+
+
+def test_connections_beyond_the_limit_get_503_until_idle_ones_are_closed(
+    server: BackgroundServer, data: Path
+) -> None:
+    idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(MAX_CONNECTIONS)]
+    try:
+        time.sleep(0.2)  # let the server accept them all
+        busy = httpx.get(f"{server.url}/v1/health", timeout=5)
+        assert busy.status_code == 503
+    finally:
+        for sock in idle:
+            sock.close()
+    time.sleep(0.2)
+    honest_is_signed(server, data)
