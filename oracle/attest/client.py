@@ -183,21 +183,18 @@ class AttesterClient:
             if len(sig) != 65:
                 return AttesterReply(url, signer, error=f"signature is {len(sig)} bytes, not 65")
             return AttesterReply(url, signer, sig)
-        refusals = data.get("refusals")
-        if status in (400, 413, 422) and isinstance(refusals, list) and refusals:
-            return AttesterReply(
-                url,
-                signer,
-                refusals=tuple(
-                    Refusal(
-                        loggable(r.get("code"), NAME_CHARS),
-                        loggable(r["feed"], NAME_CHARS) if isinstance(r.get("feed"), str) else None,
-                        loggable(r.get("detail")),
-                    )
-                    for r in refusals[:MAX_REFUSALS]
-                    if isinstance(r, dict)
-                ),
+        raw_refusals = data.get("refusals")
+        refusals = tuple(
+            Refusal(
+                loggable(r.get("code"), NAME_CHARS),
+                loggable(r["feed"], NAME_CHARS) if isinstance(r.get("feed"), str) else None,
+                loggable(r.get("detail")),
             )
+            for r in (raw_refusals[:MAX_REFUSALS] if isinstance(raw_refusals, list) else ())
+            if isinstance(r, dict)
+        )
+        if status in (400, 413, 422) and refusals:
+            return AttesterReply(url, signer, refusals=refusals)
         return AttesterReply(url, signer, error=f"HTTP {status}: {loggable(data)}")
 
     @staticmethod

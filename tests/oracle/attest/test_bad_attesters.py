@@ -54,3 +54,18 @@ def test_every_bad_attester_behaviour_at_once_is_survived(honest_dirs: list[Path
         # The oracle's threshold (2): the honest pair is enough, whatever the others send.
         outcome = client.collect(proposal, 2, allowed)
         assert outcome.reached and set(outcome.signers) == set(honest.addresses)
+
+
+@pytest.mark.parametrize(
+    ("status", "reply", "error"),
+    [
+        (200, [1, 2], "HTTP 200: reply is not a JSON object"),
+        (200, {"signer": "0x" + "11" * 20, "signature": "0x1234"}, "signature is 2 bytes, not 65"),
+        (200, {"signature": "zz"}, "signature is not hex"),
+        (422, {"refusals": [1, "x"]}, "HTTP 422: {'refusals': [1, 'x']}"),
+        (500, {"detail": "a\nb"}, "HTTP 500: {'detail': 'a\\\\nb'}"),
+    ],
+)
+def test_malformed_replies_are_that_attesters_error(status: int, reply: object, error: str) -> None:
+    got = AttesterClient._interpret("http://a", status, reply)
+    assert not got.signed and not got.refusals and got.error == error
