@@ -58,11 +58,14 @@ def test_loggable_is_one_bounded_line() -> None:
 
 
 def test_py_ecc_recursion_limit_is_lowered_so_deep_json_raises_instead_of_crashing() -> None:
-    """In a fresh interpreter (py_ecc raises the limit to 100,000 at import): after importing
-    the attester modules, 200,000-deep JSON in a thread is a RecursionError, not SIGSEGV."""
+    """In a fresh interpreter (py_ecc raises the limit to 100,000 at import): once the wire
+    module is imported (the attester server and the node's client import it), 200,000-deep
+    JSON parsed in a thread is a RecursionError, not SIGSEGV."""
     code = (
         "import sys, json, threading\n"
-        "import eth_account, oracle.attest.client\n"
+        "import py_ecc\n"
+        "assert sys.getrecursionlimit() == 100000\n"
+        "import oracle.attest.wire\n"
         "print(sys.getrecursionlimit())\n"
         "def parse():\n"
         "    try:\n"
