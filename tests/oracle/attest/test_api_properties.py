@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any
 
 import httpx
@@ -43,9 +44,17 @@ def post(client: httpx.Client, content: bytes) -> httpx.Response:
     return client.post("/v1/attest", content=content, headers={"content-type": "application/json"})
 
 
-def honest_digest(honest: dict) -> str:
-    p = Proposal.from_json(honest)
+def proposal_digest(sent: dict) -> str:
+    p = Proposal.from_json(sent)
     return "0x" + digest(CHAIN, ORACLE, p.report, p.commitment).hex()
+
+
+def signed_fields(sent: dict) -> dict[str, Any]:
+    """What a signature over `sent` vouches for, but the expiry the transmitter may pick."""
+    p = Proposal.from_json(sent)
+    fields = asdict(p.report) | {"domain": (p.chain_id, p.oracle), "commitment": p.commitment}
+    fields.pop("valid_until", None)
+    return fields
 
 
 json_values = st.recursive(
@@ -105,10 +114,12 @@ def test_a_proposal_with_any_part_replaced_is_signed_only_if_it_is_still_the_hon
 ) -> None:
     client, honest = api
     path = data.draw(st.sampled_from(leaf_paths(honest)), label="path")
-    response = post(client, json.dumps(replaced(honest, path, new)).encode())
+    sent = replaced(honest, path, new)
+    response = post(client, json.dumps(sent).encode())
     assert response.status_code in {200, *REFUSED}, response.text
     if response.status_code == 200:  # e.g. 1000 -> 1000.0, or a volume nobody checks
-        assert response.json()["digest"] == honest_digest(honest), (path, new)
+        assert response.json()["digest"] == proposal_digest(sent)
+        assert signed_fields(sent) == signed_fields(honest), (path, new)
 
 
 @settings(max_examples=30, deadline=None)
@@ -129,4 +140,4 @@ def test_honest_proposals_are_signed_however_serialised(api, seed: int, indent: 
     response = post(client, json.dumps(shuffled(honest), indent=indent).encode())
     assert response.status_code == 200, response.text
     assert response.json()["signer"] == KEY.address
-    assert response.json()["digest"] == honest_digest(honest)
+    assert response.json()["digest"] == proposal_digest(honest)
