@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 from typer.testing import CliRunner
 
 from oracle.chain.anvil import free_loopback_port
@@ -17,7 +18,7 @@ from tests.oracle.node.market import write_candles
 
 runner = CliRunner()
 ENV = {"PROOFCAST_PRIVATE_KEY": "0x" + "33" * 32}
-ORACLE = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+ORACLE = Account.create().address  # no code there, whatever the session deployed before
 
 
 def node_dir(tmp_path: Path, rpc_url: str, circuit: Circuit, **node: object) -> Path:
