@@ -167,13 +167,17 @@ class BoundedH11Protocol(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if self.conn.their_state not in (h11.IDLE, h11.SEND_BODY):
+        if not self._receiving():
             self._disarm()  # the request is complete (or the connection is done)
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
+        super().on_response_complete()  # may start a pipelined request already received
+        if not self.transport.is_closing() and self._receiving():
             self._arm()
+
+    def _receiving(self) -> bool:
+        """A request (its headers or body) is still arriving, or none has started yet."""
+        return self.conn.their_state in (h11.IDLE, h11.SEND_BODY)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
