@@ -10,14 +10,21 @@ slow or refusing) and submits exactly that many (each extra one costs gas, none 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 from oracle.attest.checks import Refusal
 from oracle.attest.report import Proposal, recover_signer
+from oracle.attest.wire import NAME_CHARS, TooLarge, WireError, loggable, parse_json
+
+MAX_REPLY_BYTES = 64 * 1024  # an honest reply is a few hundred bytes (K refusals: a few KiB)
+MAX_REFUSALS = 64  # refusals kept from one reply
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}\Z")
 
 
 @dataclass(frozen=True)
@@ -92,14 +99,19 @@ class AttesterClient:
         deadline = time.monotonic() + self.timeout
         pool = cf.ThreadPoolExecutor(max_workers=max(1, len(self.urls)))
         try:
-            pending = {pool.submit(self._ask, url, body) for url in self.urls}
+            asked = {pool.submit(self._ask, url, body): url for url in self.urls}
+            pending = set(asked)
             while pending:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 done, pending = cf.wait(pending, remaining, return_when=cf.FIRST_COMPLETED)
                 for future in done:
-                    reply = self._vet(future.result(), proposal, allowed, signers)
+                    try:
+                        reply = self._vet(future.result(), proposal, allowed, signers)
+                    except Exception as exc:  # a bug must not cost the honest replies
+                        error = f"reply not usable: {type(exc).__name__}: {loggable(exc)}"
+                        reply = AttesterReply(asked[future], error=error)
                     replies[reply.url] = reply
                     if reply.signed:
                         signers.add(str(reply.signer).lower())
@@ -115,32 +127,75 @@ class AttesterClient:
         return Outcome(threshold, tuple(replies[u] for u in self.urls))
 
     def _ask(self, url: str, body: dict) -> AttesterReply:
+        """One attester's reply; whatever it sends (too much, too deep, garbage, too slowly)
+        becomes an `error` of that reply, never an exception."""
         try:
-            response = httpx.post(f"{url}/v1/attest", json=body, timeout=self.timeout)
+            status, raw = self._post(f"{url}/v1/attest", body)
+        except TooLarge as exc:
+            return AttesterReply(url, error=f"reply refused: {exc}")
+        except httpx.TimeoutException as exc:
+            return AttesterReply(
+                url, error=f"no answer within {self.timeout:g}s ({type(exc).__name__})"
+            )
         except httpx.HTTPError as exc:
-            return AttesterReply(url, error=f"unreachable: {type(exc).__name__}: {exc}")
+            return AttesterReply(url, error=f"unreachable: {type(exc).__name__}: {loggable(exc)}")
         try:
-            data = response.json()
-        except ValueError:
-            return AttesterReply(url, error=f"HTTP {response.status_code}: not JSON")
-        signer = data.get("signer") if isinstance(data, dict) else None
-        if response.status_code == 200 and isinstance(data.get("signature"), str):
+            data = parse_json(raw, MAX_REPLY_BYTES)
+        except WireError as exc:
+            return AttesterReply(url, error=f"HTTP {status}: reply refused: {exc}")
+        return self._interpret(url, status, data)
+
+    def _post(self, url: str, body: dict) -> tuple[int, bytes]:
+        """POST `body`; the status and at most MAX_REPLY_BYTES of reply (TooLarge beyond),
+        all within `timeout` seconds."""
+        deadline = time.monotonic() + self.timeout
+        with (
+            httpx.Client(timeout=self.timeout) as http,
+            http.stream("POST", url, json=body) as response,
+        ):
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_REPLY_BYTES:
+                raise TooLarge(f"Content-Length {declared} over {MAX_REPLY_BYTES} bytes")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_REPLY_BYTES:
+                    raise TooLarge(f"over {MAX_REPLY_BYTES} bytes")
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("reply still arriving at the deadline")
+                chunks.append(chunk)
+            return response.status_code, b"".join(chunks)
+
+    @staticmethod
+    def _interpret(url: str, status: int, data: Any) -> AttesterReply:
+        """The reply in `data` (parsed JSON of any shape) as an AttesterReply."""
+        if not isinstance(data, dict):
+            return AttesterReply(url, error=f"HTTP {status}: reply is not a JSON object")
+        raw_signer = data.get("signer")
+        signer = raw_signer if isinstance(raw_signer, str) and _ADDRESS.match(raw_signer) else None
+        signature = data.get("signature")
+        if status == 200 and isinstance(signature, str):
             try:
-                return AttesterReply(
-                    url, signer, bytes.fromhex(data["signature"].removeprefix("0x"))
-                )
+                sig = bytes.fromhex(signature.removeprefix("0x"))
             except ValueError:
                 return AttesterReply(url, signer, error="signature is not hex")
-        if response.status_code == 422 and isinstance(data.get("refusals"), list):
-            refusals = tuple(
-                Refusal(str(r.get("code")), r.get("feed"), str(r.get("detail")))
-                for r in data["refusals"]
-                if isinstance(r, dict)
+            if len(sig) != 65:
+                return AttesterReply(url, signer, error=f"signature is {len(sig)} bytes, not 65")
+            return AttesterReply(url, signer, sig)
+        raw_refusals = data.get("refusals")
+        refusals = tuple(
+            Refusal(
+                loggable(r.get("code"), NAME_CHARS),
+                loggable(r["feed"], NAME_CHARS) if isinstance(r.get("feed"), str) else None,
+                loggable(r.get("detail")),
             )
-            return AttesterReply(url, signer, refusals=refusals)
-        return AttesterReply(
-            url, signer, error=f"HTTP {response.status_code}: {response.text[:200]}"
+            for r in (raw_refusals[:MAX_REFUSALS] if isinstance(raw_refusals, list) else ())
+            if isinstance(r, dict)
         )
+        if status in (400, 413, 422) and refusals:
+            return AttesterReply(url, signer, refusals=refusals)
+        return AttesterReply(url, signer, error=f"HTTP {status}: {loggable(data)}")
 
     @staticmethod
     def _vet(

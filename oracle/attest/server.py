@@ -1,32 +1,59 @@
 """The attester's HTTP endpoint (FastAPI, served by uvicorn).
 
     POST /v1/attest   a proposal (report.Proposal.to_json)
-        200 {"signer", "signature", "digest"}            every check passed: signed
-        422 {"signer", "refusals": [{code, feed, detail}]} refused, with every reason
+        200 {"signer", "signature", "digest"}              every check passed: signed
+        422 {"signer", "refusals": [{code, feed, detail}]}  refused, with every reason
+        400 / 413 {"signer", "refusals": [BadProposal]}     not JSON, nested too deep, too large
     GET  /v1/health   {"signer", "chain_id", "oracle", "slots", "feeds"}
 
+A peer cannot make it crash, stall or grow: the body is capped (`proposal_body_limit` of the
+policy's slots and bars; Content-Length checked first, then while reading) and its nesting depth
+counted before `json.loads`; slot and bar counts are checked before any feature is computed;
+headers and body must arrive within `REQUEST_TIMEOUT` seconds; at most `MAX_CONNECTIONS`
+connections are served at once; untrusted strings are escaped and cut before they are logged.
 The key is held in a `SigningKey` (repr redacted) and never logged or returned.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
-from fastapi import Body, FastAPI
+import h11
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from oracle.attest.checks import Checker, Refusal
+from oracle.attest.checks import Checker, CheckPolicy, Refusal
 from oracle.attest.report import Proposal, ProposalError, digest, sign_report
+from oracle.attest.wire import NAME_CHARS, TooLarge, WireError, loggable, parse_json
+from oracle.attest.wire import proposal_body_limit as body_limit
 from oracle.node.keys import SigningKey
 
 log = logging.getLogger("proofcast.attest")
+
+REQUEST_TIMEOUT = 10.0  # seconds for a request's headers and body to arrive (slowloris)
+KEEP_ALIVE = 5  # seconds an idle connection stays open
+MAX_CONNECTIONS = 32  # connections + requests in flight; beyond, 503
+MAX_HEADER_BYTES = 16 * 1024  # h11's cap on the request line + headers
 
 
 def create_app(checker: Checker, key: SigningKey) -> FastAPI:
     """The attester API for `checker`'s policy, signing with `key`."""
     app = FastAPI(title="Proofcast attester", docs_url=None, redoc_url=None, openapi_url=None)
     policy = checker.policy
+    max_bytes = body_limit(policy.slots, policy.bars)
+
+    def refuse(status: int, *refusals: Refusal) -> JSONResponse:
+        for r in refusals:
+            log.warning("refused: %s", loggable(r))
+        return JSONResponse(
+            status_code=status,
+            content={"signer": key.address, "refusals": [r.to_json() for r in refusals]},
+        )
 
     @app.get("/v1/health")
     def health() -> dict[str, Any]:
@@ -39,27 +66,33 @@ def create_app(checker: Checker, key: SigningKey) -> FastAPI:
         }
 
     @app.post("/v1/attest")
-    def attest(payload: Any = Body(...)) -> JSONResponse:  # noqa: B008 (FastAPI idiom)
+    async def attest(request: Request) -> JSONResponse:
+        try:
+            body = await read_body(request, max_bytes)
+            payload = parse_json(body, max_bytes)
+        except TooLarge as exc:
+            return refuse(413, Refusal("BadProposal", None, f"body too large: {exc}"))
+        except WireError as exc:
+            return refuse(400, Refusal("BadProposal", None, str(exc)))
+        except ClientDisconnect:
+            return refuse(400, Refusal("BadProposal", None, "client disconnected mid-body"))
+        shape = shape_refusal(payload, policy)
+        if shape is not None:
+            return refuse(422, shape)
         try:
             proposal = Proposal.from_json(payload)
         except ProposalError as exc:
-            refusals = [Refusal("BadProposal", None, str(exc))]
-        else:
-            refusals = checker.check(proposal)
+            return refuse(422, Refusal("BadProposal", None, str(exc)))
+        refusals = await run_in_threadpool(checker.check, proposal)
         if refusals:
-            for r in refusals:
-                log.warning("refused: %s", r)
-            return JSONResponse(
-                status_code=422,
-                content={"signer": key.address, "refusals": [r.to_json() for r in refusals]},
-            )
+            return refuse(422, *refusals)
         signature = sign_report(
             key.reveal(), proposal.chain_id, proposal.oracle, proposal.report, proposal.commitment
         )
         signed = digest(proposal.chain_id, proposal.oracle, proposal.report, proposal.commitment)
         log.info(
             "signed %s observed at %s (commitment %s)",
-            ", ".join(n for n in proposal.slots if n is not None),
+            loggable(", ".join(n for n in proposal.slots if n is not None)),
             ", ".join(str(t) for t in proposal.report.observed_at if t),
             proposal.commitment,
         )
@@ -74,17 +107,145 @@ def create_app(checker: Checker, key: SigningKey) -> FastAPI:
     return app
 
 
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused (TooLarge) as soon as it is known to exceed `max_bytes`: by its
+    Content-Length before reading, else while streaming."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+        raise TooLarge(f"Content-Length {loggable(declared, 32)}, the limit is {max_bytes}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise TooLarge(f"over {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def shape_refusal(payload: Any, policy: CheckPolicy) -> Refusal | None:
+    """Refuse a proposal with more slots than the circuit's K, a feed name longer than
+    `NAME_CHARS`, or a bar list longer than the policy's bars, before any work on it."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("slots"), list):
+        return None  # Proposal.from_json names what is wrong
+    slots = payload["slots"]
+    if len(slots) != policy.slots:
+        return Refusal("SlotCount", None, f"{len(slots)} slots, the circuit has {policy.slots}")
+    for k, slot in enumerate(slots):
+        if not isinstance(slot, dict):
+            continue
+        feed = slot.get("feed")
+        if isinstance(feed, str) and len(feed) > NAME_CHARS:
+            return Refusal(
+                "BadProposal", None, f"slots[{k}].feed is {len(feed)} characters (max {NAME_CHARS})"
+            )
+        bars = slot.get("bars")
+        if not isinstance(bars, dict):
+            continue
+        for field, values in bars.items():
+            if isinstance(values, list) and len(values) > policy.bars:
+                return Refusal(
+                    "BadBars",
+                    feed if isinstance(feed, str) else None,
+                    f"bars.{loggable(field, NAME_CHARS)}: {len(values)} values, "
+                    f"expected {policy.bars}",
+                )
+    return None
+
+
+class BoundedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request: its headers and body must have
+    arrived within `request_timeout` seconds of the connection opening (or of the previous
+    response), else the connection is closed. uvicorn itself has no header or body timeout."""
+
+    request_timeout: float = REQUEST_TIMEOUT
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if not self._receiving():
+            self._disarm()  # the request is complete (or the connection is done)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # may start a pipelined request already received
+        if not self.transport.is_closing() and self._receiving():
+            self._arm()
+
+    def _receiving(self) -> bool:
+        """A request (its headers or body) is still arriving, or none has started yet."""
+        return self.conn.their_state in (h11.IDLE, h11.SEND_BODY)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.request_timeout, self._timed_out)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _timed_out(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+            log.warning(
+                "closed the connection of %s: request incomplete after %gs",
+                client,
+                self.request_timeout,
+            )
+            self.transport.close()
+
+
+def server_config(
+    app: FastAPI, host: str, port: int, request_timeout: float = REQUEST_TIMEOUT
+) -> Any:
+    """uvicorn's Config for the attester: h11 with a request deadline, capped headers, short
+    keep-alive, bounded concurrency, no websockets, no access log."""
+    import uvicorn
+
+    protocol = type(
+        "AttesterH11Protocol", (BoundedH11Protocol,), {"request_timeout": request_timeout}
+    )
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=protocol,
+        ws="none",
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE,
+        limit_concurrency=MAX_CONNECTIONS,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        backlog=64,
+    )
+
+
 def serve(app: FastAPI, host: str, port: int) -> None:
     """Run `app` with uvicorn until SIGINT/SIGTERM."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, ws="none")
+    uvicorn.Server(server_config(app, host, port)).run()
 
 
 class BackgroundServer:
     """`app` served by uvicorn on a thread of this process (tests: real HTTP, no subprocess)."""
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        request_timeout: float = REQUEST_TIMEOUT,
+    ) -> None:
         import threading
 
         import uvicorn
@@ -93,8 +254,7 @@ class BackgroundServer:
 
         self.port = port or free_loopback_port()
         self.url = f"http://{host}:{self.port}"
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", ws="none")
-        self.server = uvicorn.Server(config)
+        self.server = uvicorn.Server(server_config(app, host, self.port, request_timeout))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> BackgroundServer:

@@ -33,15 +33,28 @@ RpcOpt = Annotated[str | None, typer.Option(help="Override node.rpc_url.")]
 ChainOpt = Annotated[int | None, typer.Option(help="Override node.chain_id.")]
 
 
-def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[red]error:[/] {exc}")
+# One-shot commands (status, publish-once, prove-once) give up on an unreachable RPC after
+# ONE_SHOT_ATTEMPTS tries, waiting at most ONE_SHOT_BACKOFF_MAX between them (a refused
+# connection: about 1.5 s in all); `node run` keeps retrying until it is stopped.
+ONE_SHOT_ATTEMPTS = 3
+ONE_SHOT_BACKOFF_MAX = 2.0
+
+
+def _fail(exc: Exception | str) -> typer.Exit:
+    """Print `error: <exc>` on one line (no wrapping, no markup from the message) and exit 1."""
+    from rich.markup import escape
+
+    console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
     return typer.Exit(1)
 
 
-def _build_node(config_path: Path, flags: dict[str, Any], json_logs: bool = False) -> Any:
+def _build_node(
+    config_path: Path, flags: dict[str, Any], json_logs: bool = False, one_shot: bool = True
+) -> Any:
+    """Load and check the config, the key, the circuit, the chain and the contract; the
+    journal is opened (created) only after all of that passed."""
     from circuits.errors import CircuitError
-    from oracle.node.config import load_config
-    from oracle.node.journal import Journal
+    from oracle.node.config import load_config, with_overrides
     from oracle.node.keys import load_key
     from oracle.node.logs import configure_node_logging
     from oracle.node.runner import Node
@@ -49,11 +62,17 @@ def _build_node(config_path: Path, flags: dict[str, Any], json_logs: bool = Fals
 
     try:
         config = load_config(config_path, flags)
+        if one_shot:
+            config = with_overrides(
+                config,
+                backoff_initial_seconds=min(config.backoff_initial_seconds, 1.0),
+                backoff_max_seconds=min(config.backoff_max_seconds, ONE_SHOT_BACKOFF_MAX),
+            )
         key = load_key(config.keystore, _env_with_password(config.keystore))
         configure_node_logging(key, json_logs)
         source = CsvDirectorySource(config.source_dir, calendar=config.calendar)
-        journal = Journal(config.journal)
-        return Node(config, key, source, journal)
+        attempts = ONE_SHOT_ATTEMPTS if one_shot else 0
+        return Node(config, key, source, config.journal, rpc_attempts=attempts)
     except (OracleError, CircuitError) as exc:
         raise _fail(exc) from exc
 
@@ -82,7 +101,7 @@ def node_run(
     from oracle.node.metrics import MetricsServer
 
     flags = {"rpc_url": rpc_url, "chain_id": chain_id, "metrics_port": metrics_port}
-    node = _build_node(config, flags, json_logs)
+    node = _build_node(config, flags, json_logs, one_shot=once)
     server = None
     if node.config.metrics_port is not None:
         server = MetricsServer(node.metrics, node.config.metrics_port).start()
@@ -155,7 +174,22 @@ def node_prove_once(config: ConfigOpt, rpc_url: RpcOpt = None) -> None:
 @node_app.command("status")
 def node_status(config: ConfigOpt, rpc_url: RpcOpt = None, chain_id: ChainOpt = None) -> None:
     """Feeds (on-chain value, round, staleness), model hash, balance and the last rounds."""
+    from oracle.node.retry import TRANSIENT
+
     node = _build_node(config, {"rpc_url": rpc_url, "chain_id": chain_id})
+    try:
+        _print_status(node)
+    except TRANSIENT as exc:
+        raise _fail(
+            f"RPC {node.config.rpc_url} failed during status: {type(exc).__name__}"
+        ) from exc
+    except OracleError as exc:
+        raise _fail(exc) from exc
+    finally:
+        node.journal.close()
+
+
+def _print_status(node: Any) -> None:
     now = time.time()
     feeds = Table(title=f"oracle {node.config.oracle_address} on chain {node.chain_id}")
     for col in ("feed", "report", *node.layout.output_names, "observed at", "staleness"):
@@ -205,7 +239,6 @@ def node_status(config: ConfigOpt, rpc_url: RpcOpt = None, chain_id: ChainOpt = 
             rnd.error or "",
         )
     out.print(rounds)
-    node.journal.close()
 
 
 @data_app.command("inspect")

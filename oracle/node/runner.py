@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -95,17 +96,20 @@ class Node:
         config: NodeConfig,
         key: SigningKey,
         source: MarketSource,
-        journal: Journal,
+        journal: Journal | Path,
         metrics: Metrics | None = None,
         w3: Web3 | None = None,
         publisher: Publisher | None = None,
         clock: Callable[[], float] | None = None,
         attestors: AttesterClient | None = None,
+        rpc_attempts: int = 0,
     ) -> None:
+        """Check the circuit, the chain, the contract and the attesters, then open the journal
+        (a `Path` is opened only once all checks passed, so a failed start writes nothing).
+        `rpc_attempts`: RPC calls give up after this many (0: retry until stopped, `run`)."""
         self.config = config
         self.key = key
         self.source = source
-        self.journal = journal
         self.metrics = metrics or Metrics()
         self.w3 = w3 or make_web3(config)
         # "now" for schedules: the machine's clock, or the chain's (testnets, time-warped soaks)
@@ -127,7 +131,9 @@ class Node:
                 f"proves {self.layout.num_feeds} feeds per report (RiskOracle needs all K)"
             )
         self.backoff = Backoff(
-            initial=config.backoff_initial_seconds, maximum=config.backoff_max_seconds
+            initial=config.backoff_initial_seconds,
+            maximum=config.backoff_max_seconds,
+            attempts=rpc_attempts,
         )
         self.chain_id = self._rpc("eth_chainId", lambda: self.w3.eth.chain_id)
         if self.chain_id != config.chain_id:
@@ -146,6 +152,7 @@ class Node:
             raise ConfigError(
                 "node.attesters: no attester URLs (RiskOracle needs their signatures)"
             )
+        self.journal = journal if isinstance(journal, Journal) else Journal(journal)
 
     # ------------------------------------------------------------------ plumbing
 
