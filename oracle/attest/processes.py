@@ -105,7 +105,12 @@ class AttesterProcesses:
             raise
         return self
 
-    def wait_ready(self, i: int, url: str, timeout: float = 60.0) -> None:
+    def wait_ready(self, i: int, url: str, timeout: float | None = None) -> None:
+        """Wait for attester i's /v1/health; the limit is $PROOFCAST_ATTESTER_START_TIMEOUT
+        seconds (default 180: a start imports torch and EZKL, slow on a busy 2-core machine).
+        A failure names the log file and shows its tail."""
+        if timeout is None:
+            timeout = float(os.environ.get("PROOFCAST_ATTESTER_START_TIMEOUT", "180"))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.procs[i].poll() is not None:
@@ -117,7 +122,12 @@ class AttesterProcesses:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"attester {i + 1} not ready at {url} after {timeout:g}s")
+        path = self.log_dir / f"attester-{i + 1}.log"
+        tail = path.read_text(errors="replace")[-2000:] if path.exists() else "(no log)"
+        raise RuntimeError(
+            f"attester {i + 1} not ready at {url} after {timeout:g}s "
+            f"(set PROOFCAST_ATTESTER_START_TIMEOUT to wait longer); log {path}:\n{tail}"
+        )
 
     def kill(self, i: int) -> None:
         """Stop attester i (an attester going offline)."""
