@@ -12,10 +12,12 @@ aggregates (`feature_sums` -> `combine_sums` -> `normalisation_from_sums`), so n
 reveals a row of data: sums, sums of squares and per-feature minimum and maximum. They are
 written by `NormalisedNet.set_statistics`, the same writer central fits use, so the federated
 model has the same clipped ranges as a central one. Feature mean/std/range and the volatility
-model's output map are exactly the pooled values; the risk model's starting VaR (its output
-shift) cannot come from sums exactly (a quantile), so it is the Gaussian 1% quantile of the
-pooled mean/std of returns. Local training uses each model's own weight decay
-(`WEIGHT_DECAY`, as its central fit does).
+model's output map are exactly the pooled values; the VaR head's output map is fixed by its
+design (`RiskModel.set_statistics`: it starts at kappa = 1, VaR = var_fhs, and ignores the
+risk entries of the statistics). Its one scale kappa is trained by the same loss as a central
+fit (`relative_var_pinball_loss`), so FedSGD reaches the pooled split-conformal quantile with no
+separate calibration round. Local training uses each model's own weight decay (`WEIGHT_DECAY`,
+as its central fit does).
 """
 
 from __future__ import annotations
@@ -245,7 +247,7 @@ def train_local(
     """
     from models.network import continue_training
     from models.risk import WEIGHT_DECAY as RISK_WEIGHT_DECAY
-    from models.risk import var_pinball_loss
+    from models.risk import relative_var_pinball_loss
     from models.volatility import WEIGHT_DECAY as VOLATILITY_WEIGHT_DECAY
     from models.volatility import qlike_logvol_loss
 
@@ -258,7 +260,7 @@ def train_local(
             VOLATILITY_WEIGHT_DECAY,
         ),
         "risk": (
-            var_pinball_loss,
+            relative_var_pinball_loss,
             torch.as_tensor(data.ret_train).reshape(-1, 1),
             RISK_WEIGHT_DECAY,
         ),

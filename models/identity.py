@@ -53,8 +53,10 @@ def graph_constants(graph: onnx.GraphProto) -> list[np.ndarray]:
     inputs, visiting a node's computed inputs before its constant ones; a constant is hashed
     once, where the walk first reaches it. Initializers and Constant nodes count; an Identity of
     a constant is the same constant (the exporter emits one when two modules hold equal
-    buffers, and EZKL folds it). For a graph whose nodes already come in that order this is
-    simply the order of first use.
+    buffers, and EZKL folds it). A constant of zeros added (an Add operand, a Gemm bias) is not
+    hashed: tract drops the addition (the VaR head's output shift and folded bias are 0 by
+    design; the circuits tests check this against EZKL's witness). For a graph whose nodes
+    already come in that order this is simply the order of first use.
     """
     constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     for node in graph.node:
@@ -80,6 +82,15 @@ def graph_constants(graph: onnx.GraphProto) -> list[np.ndarray]:
                 if node is None:  # a graph input
                     continue
                 inputs = [alias.get(i, i) for i in node.input if i]
+                added = (
+                    inputs
+                    if node.op_type == "Add"
+                    else inputs[2:]
+                    if node.op_type == "Gemm"
+                    else []
+                )
+                zeros = {i for i in added if i in constants and not np.any(constants[i])}
+                inputs = [i for i in inputs if i not in zeros]  # tract drops adding zeros
                 pending = [i for i in inputs if i not in constants]
                 pending += [i for i in inputs if i in constants]
             if pending:

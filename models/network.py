@@ -60,6 +60,8 @@ class NormalisedNet(nn.Module):
         *,
         baseline: int | None = None,
         masked: tuple[int, ...] = (),
+        scale_only: tuple[int, ...] = (),
+        skip_bias: bool = True,
     ) -> None:
         super().__init__()
         if baseline is not None and not 0 <= baseline < n_features:
@@ -70,6 +72,9 @@ class NormalisedNet(nn.Module):
         self.hidden_size = hidden
         self.baseline = baseline
         self.masked = tuple(sorted(set(masked)))
+        # columns normalised by their std only (mean not subtracted): with no skip bias, a
+        # network reading only such columns is positively homogeneous (scale-equivariant)
+        self.scale_only = tuple(sorted(set(scale_only)))
         mask = torch.ones(n_features)
         mask[list(masked)] = 0.0
         self.register_buffer("x_mask", mask)
@@ -86,7 +91,7 @@ class NormalisedNet(nn.Module):
         self.register_buffer("e_hi", torch.full((n_features,), 4.0 + EXTRAPOLATION))
         self.register_buffer("y_lo", torch.full((1,), -OUTPUT_SIGMAS))
         self.register_buffer("y_hi", torch.full((1,), OUTPUT_SIGMAS))
-        self.skip = nn.Linear(n_features, 1)
+        self.skip = nn.Linear(n_features, 1, bias=skip_bias)
         if hidden > 0:
             self.hidden = nn.Linear(n_features, hidden)
             self.out = nn.Linear(hidden, 1, bias=False)
@@ -126,7 +131,8 @@ class NormalisedNet(nn.Module):
         y_scale: float,
     ) -> None:
         """The one writer of every normalisation buffer (central and federated fits)."""
-        x_mean = np.asarray(x_mean, dtype=np.float64)
+        x_mean = np.array(x_mean, dtype=np.float64)
+        x_mean[list(self.scale_only)] = 0.0
         std = np.asarray(x_std, dtype=np.float64)
         std = np.where(std > 1e-8, std, 1.0)
         z_lo = (np.asarray(x_min, dtype=np.float64) - x_mean) / std
@@ -283,7 +289,8 @@ class _ProvableHead(nn.Module):
             read[0, net.baseline] = 1.0
         with torch.no_grad():
             self.skip.weight.copy_((w * y_scale + read).float())
-            bias = (net.skip.bias.detach().double() - w @ shift) * y_scale + y_shift
+            skip_bias = net.skip.bias.detach().double() if net.skip.bias is not None else 0.0
+            bias = (skip_bias - w @ shift) * y_scale + y_shift
             self.skip.bias.copy_(bias.float())
         self.hidden_size = net.hidden_size
         if net.hidden_size > 0:

@@ -1,8 +1,18 @@
 """Risk model: 1-day 99 % Value-at-Risk, and the margin / LTV formulas built on it.
 
 `RiskModel` outputs VaR as a POSITIVE loss in percent of position value: the model's claim is
-``P(r_{t+1} < -VaR_t) = 1 %`` with r the next day's log return in percent. It is a
-`NormalisedNet` trained by quantile regression (pinball loss at q = 0.01 on -VaR).
+``P(r_{t+1} < -VaR_t) = 1 %`` with r the next day's log return in percent. It is
+
+    VaR_t = max(VAR_FLOOR, kappa * var_fhs_t),   kappa = 1 + w
+
+with ``var_fhs`` the feed's own filtered-historical-simulation VaR (`models.features`: a filter
+times the 99 % quantile of the feed's past scores, so each feed is calibrated on its own tail)
+and one learned scale kappa, fitted by quantile regression (pinball loss at q = 0.01 on -VaR)
+on the pooled training rows: the pinball minimiser of a single scale is the pooled 99 %
+quantile of ``-r / var_fhs``, i.e. a split-conformal correction, learned by the same loss and
+the same loop in central and federated fits (FedSGD on the pooled loss; no separate step).
+No bias and no hidden layer: the VaR is proportional to ``var_fhs`` (an asset twice as volatile
+gets twice the VaR) and non-decreasing in it for kappa > 0, so in the size of the newest move.
 
 Margin and haircut (fractions of position value), with VaR in percent:
 
@@ -22,12 +32,12 @@ import math
 import numpy as np
 import torch
 
-from models.features import FEATURE_NAMES, NUM_FEATURES, Features
+from models.features import NUM_FEATURES, SCALE_ONLY, VAR_FHS, Features
 from models.network import NormalisedNet, train_network
 
 VAR_LEVEL = 0.99
 QUANTILE = 1.0 - VAR_LEVEL
-DEFAULT_HIDDEN = 8
+DEFAULT_HIDDEN = 0  # linear in var_fhs: monotone and scale-equivariant by construction
 VAR_FLOOR = 0.05  # percent: the smallest VaR the model publishes
 WEIGHT_DECAY = 1e-4  # the risk model's L2 penalty (central and federated fits)
 
@@ -35,14 +45,25 @@ WEIGHT_DECAY = 1e-4  # the risk model's L2 penalty (central and federated fits)
 class RiskModel(NormalisedNet):
     """Raw features ``[batch, F]`` -> 1-day 99 % VaR, positive, percent ``[batch, 1]``.
 
-    The output is floored at `VAR_FLOOR` in the graph (``floor + relu(v - floor)``), so a
-    published VaR is never zero or negative, even on inputs far from the training data.
+    ``VaR = kappa * var_fhs`` through the linear path (the column is the network's baseline and
+    its only unmasked input; no bias, so ``kappa = 1 + w`` with w the one skip weight), clipped
+    like every output and floored at `VAR_FLOOR` in the graph (``floor + relu(v - floor)``), so
+    a published VaR is never zero or negative, even on inputs far from the training data.
     """
 
     kind = "risk"
 
     def __init__(self, n_features: int = NUM_FEATURES, hidden: int = DEFAULT_HIDDEN) -> None:
-        super().__init__(n_features, hidden)
+        if n_features != NUM_FEATURES:
+            raise ValueError(f"the VaR head reads the standard {NUM_FEATURES} features")
+        super().__init__(
+            n_features,
+            hidden,
+            baseline=VAR_FHS,
+            masked=tuple(j for j in range(n_features) if j != VAR_FHS),
+            scale_only=SCALE_ONLY,
+            skip_bias=False,
+        )
         self.register_buffer("var_floor", torch.tensor([VAR_FLOOR]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -51,18 +72,43 @@ class RiskModel(NormalisedNet):
     def output_floor(self) -> torch.Tensor:
         return self.var_floor
 
+    def set_statistics(self, x_mean, x_std, x_min, x_max, y_shift=0.0, y_scale=1.0) -> None:
+        """`NormalisedNet.set_statistics` with the output map the head's design fixes: shift 0,
+        scale the std of ``var_fhs`` (so the skip weight w is kappa - 1 directly); the passed
+        ``y_shift``/``y_scale`` are not used."""
+        std = float(np.asarray(x_std, dtype=np.float64)[VAR_FHS])
+        super().set_statistics(x_mean, x_std, x_min, x_max, 0.0, std if std > 1e-8 else 1.0)
+
+    @property
+    def kappa(self) -> float:
+        """The learned scale on ``var_fhs``."""
+        return 1.0 + float(self.skip.weight.detach()[0, VAR_FHS])
+
 
 def pinball_loss(
-    pred_quantile: torch.Tensor, target: torch.Tensor, q: float = QUANTILE
+    pred_quantile: torch.Tensor, target: torch.Tensor, q: float = QUANTILE, *, reduce: bool = True
 ) -> torch.Tensor:
-    """Quantile (pinball) loss: mean of max(q (y - Q), (q - 1) (y - Q))."""
+    """Quantile (pinball) loss: mean of max(q (y - Q), (q - 1) (y - Q)) (per row if not
+    ``reduce``)."""
     e = target - pred_quantile
-    return torch.maximum(q * e, (q - 1.0) * e).mean()
+    loss = torch.maximum(q * e, (q - 1.0) * e)
+    return loss.mean() if reduce else loss
 
 
 def var_pinball_loss(pred_var: torch.Tensor, next_return: torch.Tensor) -> torch.Tensor:
     """Pinball loss of the return quantile -VaR at q = 1 %."""
     return pinball_loss(-pred_var, next_return, QUANTILE)
+
+
+def relative_var_pinball_loss(pred_var: torch.Tensor, next_return: torch.Tensor) -> torch.Tensor:
+    """The training loss: each day's pinball loss in units of its own VaR (held fixed in the
+    gradient), so a calm day and a crash day weigh the same.
+
+    For ``VaR = kappa * var_fhs`` the minimiser is the pooled 99 % quantile of
+    ``-r / var_fhs`` (equal weights: coverage counted in days), where the plain pinball loss
+    would weight days by their volatility and let the high-volatility days set kappa.
+    """
+    return (pinball_loss(-pred_var, next_return, QUANTILE, reduce=False) / pred_var.detach()).mean()
 
 
 def train_risk(
@@ -74,61 +120,30 @@ def train_risk(
     lr: float = 0.01,
     seed: int = 0,
     weight_decay: float = WEIGHT_DECAY,
-    calibration_fraction: float = 0.2,
+    calibration_fraction: float = 0.0,
 ) -> RiskModel:
-    """Fit VaR by quantile regression, then calibrate it on the most recent rows.
+    """Fit kappa by quantile regression on all rows (the federated fit runs the same loss).
 
-    The first ``1 - calibration_fraction`` of the rows (in time order) train the network; the
-    rest calibrate it (`calibrate_var`). ``calibration_fraction=0`` skips the calibration.
+    ``calibration_fraction`` is accepted for old callers and must be 0: there is no separate
+    calibration step any more (the per-feed calibration is in ``var_fhs``, the pooled one is
+    kappa itself).
     """
+    if calibration_fraction:
+        raise ValueError("the VaR head has no separate calibration step (calibration_fraction=0)")
     X = np.asarray(X, dtype=np.float32)
     r = np.asarray(next_return, dtype=np.float64)
-    n_cal = round(calibration_fraction * len(r))
-    n_fit = len(r) - n_cal
-    base = -np.quantile(r[:n_fit], QUANTILE)  # the unconditional (historical-simulation) VaR
-    model.set_normalisation(X[:n_fit], y_shift=base, y_scale=r[:n_fit].std())
+    model.set_normalisation(X, y_shift=0.0, y_scale=1.0)
     train_network(
         model,
-        X[:n_fit],
-        r[:n_fit],
-        var_pinball_loss,
+        X,
+        r,
+        relative_var_pinball_loss,
         epochs=epochs,
         lr=lr,
         weight_decay=weight_decay,
         seed=seed,
     )
-    if n_cal > 0:
-        calibrate_var(model, X[n_fit:], r[n_fit:])
     return model
-
-
-def calibrate_var(model: RiskModel, X: np.ndarray, next_return: np.ndarray) -> float:
-    """Split-conformal calibration, scaled by recent volatility; returns the factor c.
-
-    Scores ``s = (-r_{t+1} - VaR_t) / vol_w,t`` (vol_w: the 5-day mean daily vol feature);
-    c = their finite-sample 99 % quantile, and the model becomes ``VaR + c * vol_w``, which
-    breaches on about 1 % of exchangeable new days (normalised conformal quantile regression,
-    Romano et al. 2019). Scaling by vol_w keeps the correction proportional to the regime, and
-    additive scores stay bounded where a ratio -r / VaR would explode for a VaR near zero.
-    The term is folded into the linear skip layer: the graph (and the circuit) is unchanged.
-    Inputs whose vol_w column is not positive are not real features: nothing is changed, 0.
-    """
-    col = FEATURE_NAMES.index("vol_w")
-    if model.n_features != len(FEATURE_NAMES):
-        raise ValueError(f"calibration needs the {len(FEATURE_NAMES)} standard features")
-    X = np.asarray(X, dtype=np.float32)
-    vol = X[:, col].astype(np.float64)
-    if not np.all(vol > 0):
-        return 0.0  # not volatilities (e.g. synthetic inputs): leave the model uncalibrated
-    scores = (-np.asarray(next_return, dtype=np.float64) - model.predict(X)) / vol
-    level = min(1.0, VAR_LEVEL * (1.0 + 1.0 / scores.size))
-    c = float(np.quantile(scores, level, method="higher"))
-    with torch.no_grad():
-        y_scale = float(model.y_scale)
-        x_scale, x_shift = float(model.x_scale[col]), float(model.x_shift[col])
-        model.skip.weight[0, col] += c / (y_scale * x_scale)
-        model.skip.bias[0] += c * x_shift / y_scale
-    return c
 
 
 def fit_risk(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from models.features import BASELINE, LEVEL_FEATURES, NUM_FEATURES, Features
+from models.features import BASELINE, LEVEL_FEATURES, NUM_FEATURES, SCALE_ONLY, Features
 from models.network import NormalisedNet, train_network
 
 DEFAULT_HIDDEN = 8
@@ -29,7 +29,10 @@ class VolatilityModel(NormalisedNet):
     kind = "volatility"
 
     def __init__(self, n_features: int = NUM_FEATURES, hidden: int = DEFAULT_HIDDEN) -> None:
-        super().__init__(n_features, hidden, baseline=BASELINE, masked=LEVEL_FEATURES)
+        # the same normalisation as the VaR head (whose input it masks), so the two share clips
+        super().__init__(
+            n_features, hidden, baseline=BASELINE, masked=LEVEL_FEATURES, scale_only=SCALE_ONLY
+        )
 
 
 def log_ratio_target(X: np.ndarray, logvol: np.ndarray) -> np.ndarray:

@@ -25,7 +25,8 @@ def _trained_oracle_model(seed: int = 0) -> tuple[OracleModel, np.ndarray]:
     y = 0.3 * X[:, 0] + rng.normal(scale=0.1, size=300)
     r = rng.normal(scale=1.0 + 0.5 * np.abs(X[:, 1]), size=300)
     vol = train_volatility(VolatilityModel(NUM_FEATURES, 4), X, y, epochs=5, seed=seed)
-    risk = train_risk(RiskModel(NUM_FEATURES, 4), X, r, epochs=5, seed=seed)
+    # the published VaR head's shape (linear in var_fhs, no bias), on other rows: separate clips
+    risk = train_risk(RiskModel(), X[:250], r[:250], epochs=5, seed=seed)
     return OracleModel(vol, risk).eval(), X
 
 
@@ -48,7 +49,7 @@ def test_hash_changes_with_any_weight() -> None:
     model, _ = _trained_oracle_model()
     before = model_hash(model)
     with torch.no_grad():
-        model.risk.skip.bias.add_(0.01)
+        model.risk.skip.weight.add_(0.01)
     assert model_hash(model) != before
 
 
@@ -79,9 +80,7 @@ def test_model_hash_follows_ezkl_constant_order(variant: str, tmp_path: Path) ->
     (one network, two networks with separate or shared input clips, and the graph as trained)."""
     oracle, X = _trained_oracle_model()
     vol, risk = oracle.volatility, oracle.risk
-    shared_risk = train_risk(
-        RiskModel(NUM_FEATURES, 4), X, X[:, 2], epochs=5, calibration_fraction=0.0
-    )
+    shared_risk = train_risk(RiskModel(), X, X[:, 2], epochs=5)
     models = {
         "volatility": vol,
         "risk": risk,
@@ -92,4 +91,6 @@ def test_model_hash_follows_ezkl_constant_order(variant: str, tmp_path: Path) ->
     model = models[variant].eval()
     if variant == "oracle-shared":
         assert model.provable().groups == [[0, 1]]
+    if variant == "oracle-separate":
+        assert model.provable().groups == [[0], [1]]
     assert model_hash(model) == _ezkl_param_hash(model, X, tmp_path / variant)

@@ -35,7 +35,9 @@ def _settings(model: torch.nn.Module, X: np.ndarray, k: int, config: CircuitConf
 def test_sixteen_feeds_of_the_federated_oracle_fit_logrows_15(tmp_path: Path) -> None:
     """Two networks on one set of pooled statistics (as every federated round has) share their
     input clips; with the I/O range checks that the hashed inputs make redundant left out, 16
-    feeds fit 2^15 rows. With them (as before) they need 2^16, in the graph as trained too."""
+    feeds fit 2^15 rows. The linear VaR head (kappa * var_fhs: no hidden layer) took them from
+    32,404 to about 22,400 rows, so with the range checks, in the graph as trained too, they
+    fit 2^15 as well (they needed 2^16 with the 8-unit VaR network)."""
     X = build_features(load_bundled("sp500")).X[:400]
     vol, risk = VolatilityModel(), RiskModel()
     rng = torch.Generator().manual_seed(0)
@@ -48,11 +50,11 @@ def test_sixteen_feeds_of_the_federated_oracle_fit_logrows_15(tmp_path: Path) ->
     assert model.provable().groups == [[0, 1]]
     today = _settings(model, X, 16, CircuitConfig(), tmp_path / "today")
     assert today["run_args"]["logrows"] == 15
-    assert today["num_rows"] < 2**15
+    assert today["num_rows"] < 23_000  # 22,420 measured
     checked = _settings(model, X, 16, CircuitConfig(range_check_io=True), tmp_path / "checked")
-    assert checked["run_args"]["logrows"] == 16
+    assert checked["run_args"]["logrows"] == 15
     before = _settings(
         model, X, 16, CircuitConfig(rewrite_graph=False, range_check_io=True), tmp_path / "before"
     )
-    assert before["run_args"]["logrows"] == 16
+    assert before["run_args"]["logrows"] == 15
     assert before["num_rows"] >= checked["num_rows"] > today["num_rows"] + 1_000

@@ -21,7 +21,7 @@ from federated.task import (
     set_trainable,
     train_local,
 )
-from models.risk import var_pinball_loss
+from models.risk import relative_var_pinball_loss
 from models.volatility import qlike_logvol_loss
 
 PROVIDERS = ("bundled:sp500", "stress:7")
@@ -43,7 +43,7 @@ def test_fedsgd_with_server_adam_equals_adam_on_the_pooled_loss() -> None:
     x = torch.as_tensor(np.concatenate([d.x_train for d in data]))
     targets = {
         "volatility": (qlike_logvol_loss, np.concatenate([d.logvol_train for d in data])),
-        "risk": (var_pinball_loss, np.concatenate([d.ret_train for d in data])),
+        "risk": (relative_var_pinball_loss, np.concatenate([d.ret_train for d in data])),
     }
     for rnd in range(3):
         current = get_trainable(federated)

@@ -45,7 +45,7 @@ def test_tampered_weights_are_rejected(tmp_path) -> None:
     _save(tmp_path)
     path = tmp_path / "round-001" / "risk.pt"
     state = torch.load(path, weights_only=True)
-    state["skip.bias"] += 0.01
+    state["skip.weight"] += 0.01
     torch.save(state, path)
     with pytest.raises(ManifestError, match=r"risk\.pt"):
         load_round_model(tmp_path, 1, "risk", build_models()["risk"])

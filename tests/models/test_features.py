@@ -6,13 +6,22 @@ import pytest
 from models.data import PriceSeries, load_bundled
 from models.features import (
     FEATURE_NAMES,
+    FHS_DOWN_WEIGHT,
+    FHS_LAMBDA,
+    FHS_LEVEL,
+    FHS_PRIOR,
+    FHS_WINDOW,
+    HISTORY_BARS,
     MIN_HISTORY,
     NUM_FEATURES,
+    VAR_FHS,
     VOL_FLOOR,
     InsufficientHistoryError,
     build_features,
     close_to_close_variance,
     feature_table,
+    fhs_filter,
+    fhs_quantile,
     garman_klass_variance,
     latest_features,
     parkinson_variance,
@@ -67,7 +76,12 @@ def test_har_components_against_hand_computed_values() -> None:
     assert col["logvol_d_rel"][t] == pytest.approx(math.log(3) - b)
     assert col["logvol_w_rel"][t] == pytest.approx(sum(lv[25:30]) / 5 - b)
     assert col["logvol_m_rel"][t] == pytest.approx(sum(lv[8:30]) / 22 - b)
-    assert col["vol_w"][t] == pytest.approx(sum(abs(r) for r in rets[25:30]) / 5)
+    # var_fhs: filter over the 30 returns so far (down days doubled), times the prior (fewer
+    # than FHS_MIN_SCORES scores are known)
+    fw = [FHS_LAMBDA**k for k in range(30)]
+    x = [r * r * (1 + FHS_DOWN_WEIGHT * (r < 0)) for r in rets]
+    s2 = sum(wk * x[29 - k] for k, wk in enumerate(fw)) / sum(fw)
+    assert col["var_fhs"][t] == pytest.approx(math.sqrt(s2) * FHS_PRIOR)
     assert col["ret_d_z"][t] == pytest.approx(3.0 / sigma)
     assert col["ret_w_z"][t] == pytest.approx(sum(rets[25:30]) / sigma)
     assert col["logvol_sd_m"][t] == pytest.approx(float(np.std(lv[8:30])))
@@ -82,7 +96,7 @@ def test_scale_free_features_do_not_see_the_volatility_level() -> None:
     for i, name in enumerate(FEATURE_NAMES):
         if name == "logvol_ewm":
             assert X3[t, i] - X1[t, i] == pytest.approx(math.log(3), abs=1e-9)
-        elif name == "vol_w":
+        elif name == "var_fhs":
             assert X3[t, i] / X1[t, i] == pytest.approx(3.0, rel=1e-9)
         else:
             assert X3[t, i] == pytest.approx(X1[t, i], abs=1e-9), name
@@ -114,6 +128,32 @@ def test_features_use_no_future_data() -> None:
     # Latest features of a prefix = the full feature row of that prefix's last day.
     X, _, _ = feature_table(s)
     np.testing.assert_allclose(latest_features(s.slice(0, 500)), X[499], rtol=1e-5, atol=1e-5)
+    # HISTORY_BARS bars determine a row exactly: the node's window gives the training value.
+    np.testing.assert_allclose(latest_features(s.slice(0, 3000)), X[2999], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        latest_features(s.slice(3000 - HISTORY_BARS, 3000)), X[2999], rtol=1e-5, atol=1e-5
+    )
+
+
+def test_fhs_quantile_is_the_feeds_own_tail_and_leans_on_the_prior_when_short() -> None:
+    rng = np.random.default_rng(1)
+    scores = np.r_[np.nan, np.nan, np.abs(rng.standard_t(3, size=2000))]
+    q = fhs_quantile(scores)
+    assert q[10] == FHS_PRIOR  # fewer than FHS_MIN_SCORES scores: the prior alone
+    k = 300 - 1  # scores known at day 300
+    want = (k * np.quantile(scores[2:301], FHS_LEVEL) + (FHS_WINDOW - k) * FHS_PRIOR) / FHS_WINDOW
+    assert q[300] == pytest.approx(want)
+    assert q[1500] == pytest.approx(np.quantile(scores[1001:1501], FHS_LEVEL))
+    # a feed with a heavier tail gets a larger quantile, day by day, from its own scores
+    assert np.all(fhs_quantile(2.0 * scores)[FHS_WINDOW + 2 :] > q[FHS_WINDOW + 2 :])
+
+
+def test_a_feed_with_only_a_few_weeks_of_bars_still_gets_a_var_input() -> None:
+    s = load_bundled("sp500").slice(0, MIN_HISTORY)
+    x = latest_features(s)
+    assert np.isfinite(x).all() and x[VAR_FHS] > 0
+    rv, ret = realized_variance(s), np.r_[np.nan, 100 * np.diff(np.log(s.close))]
+    assert x[VAR_FHS] == pytest.approx(fhs_filter(rv, ret)[-1] * FHS_PRIOR, rel=1e-6)
 
 
 def test_insufficient_history() -> None:
