@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.data import PriceSeries
+from models.features import HISTORY_BARS
 from models.plausibility import implausible_move
 from oracle.attest.report import (
     BAR_FIELDS,
@@ -78,7 +79,8 @@ class CheckPolicy:
     input_scale: int  # the circuit's input scale (fractional bits of the committed features)
     tolerance_bps: float = 10.0  # max relative difference of any proposed OHLC value
     max_move_sigmas: float = 12.0  # models.plausibility limit; 0 turns it off
-    bars: int = 24  # bars a proposal carries per feed (features + plausibility check)
+    # bars a proposal carries per feed: all the features use (fewer for a younger feed)
+    bars: int = HISTORY_BARS
     output_scale: int = 13  # the circuit's output scale (fixed point of the realised return)
     max_signature_ttl: int = 600  # sign only reports that expire within this many seconds
 
@@ -213,15 +215,25 @@ class Checker:
             proposed = bars_from_json(name, raw_bars)
         except ProposalError as exc:
             return None, [Refusal("BadBars", name, str(exc))]
-        if len(proposed) != self.policy.bars:
-            return None, [
-                Refusal("BadBars", name, f"{len(proposed)} bars, expected {self.policy.bars}")
-            ]
         try:
             own = self.source.observe(feed).bars
         except SourceError as exc:
             return None, [Refusal("OwnDataUnavailable", name, str(exc))]
-        refusal = self._same_days(name, proposed, own) or self._same_values(name, proposed, own)
+        refusal = self._same_days(name, proposed, own)
+        if refusal is not None:
+            return None, [refusal]
+        # Every bar the features use: the policy's count, or all we hold of a younger feed.
+        wanted = min(self.policy.bars, len(own))
+        if len(proposed) != wanted:
+            return None, [
+                Refusal(
+                    "BadBars",
+                    name,
+                    f"{len(proposed)} bars, expected {wanted} (the last {self.policy.bars}, "
+                    f"or all {len(own)} I hold)",
+                )
+            ]
+        refusal = self._same_values(name, proposed, own)
         if refusal is not None:
             return None, [refusal]
         expected = close_time(proposed)

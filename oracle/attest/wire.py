@@ -96,9 +96,9 @@ def parse_json(data: bytes, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
 
 
 def proposal_body_limit(slots: int, bars: int) -> int:
-    """The largest proposal body an attester reads: 8 KiB plus 1 KiB per bar of every slot
-    (an honest bar takes about 70 bytes; K = 16 feeds of 24 bars: 392 KiB)."""
-    return 8 * 1024 + slots * bars * 1024
+    """The largest proposal body an attester reads: 8 KiB plus 256 bytes per bar of every slot
+    (an honest bar takes about 70 bytes; K = 4 feeds of 531 bars: 539 KiB)."""
+    return 8 * 1024 + slots * bars * 256
 
 
 def loggable(value: object, limit: int = LOG_CHARS) -> str:

@@ -27,7 +27,7 @@ class Observation:
     feed: str
     observed_at: int  # unix seconds at which the latest candle closed
     features: np.ndarray  # shape [F]
-    bars: Any = None  # models.data.PriceSeries: the last MIN_HISTORY bars
+    bars: Any = None  # models.data.PriceSeries: the last HISTORY_BARS bars (all of a young feed)
 
 
 class MarketSource(Protocol):
@@ -56,7 +56,7 @@ def shared_pipeline(calendar: str = "business") -> FeaturePipeline:
     series with missing days.
     """
     from models.data import DataValidationError, load_ohlc_csv
-    from models.features import MIN_HISTORY, InsufficientHistoryError, latest_features
+    from models.features import HISTORY_BARS, InsufficientHistoryError, latest_features
     from models.plausibility import BARS_NEEDED, implausible_move
     from oracle.attest.report import close_time
 
@@ -70,7 +70,7 @@ def shared_pipeline(calendar: str = "business") -> FeaturePipeline:
         features=latest_features,
         last_time=close_time,
         errors=(DataValidationError, InsufficientHistoryError, OSError, ValueError),
-        history=max(MIN_HISTORY, BARS_NEEDED),
+        history=max(HISTORY_BARS, BARS_NEEDED),
         plausible=implausible_move,
     )
 
@@ -109,5 +109,6 @@ class CsvDirectorySource:
                 f"feed {feed.name}: {path}: latest features are not a finite vector "
                 f"(shape {features.shape}); refusing to prove them"
             )
-        bars = series.slice(len(series) - self.pipeline.history) if self.pipeline.history else None
+        history = self.pipeline.history
+        bars = series.slice(max(0, len(series) - history)) if history else None
         return Observation(feed.name, observed_at, features, bars)

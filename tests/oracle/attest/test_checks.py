@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from models.data import load_ohlc_csv
+from models.features import HISTORY_BARS
 from oracle.attest.checks import Checker, CheckPolicy, Refusal
 from oracle.attest.report import (
     FIELD_MODULUS,
@@ -50,10 +51,11 @@ def checker(directory: Path, **policy: object) -> Checker:
     )
 
 
-def recent(directory: Path, name: str, bars: int = 24, drop_last: int = 0):
+def recent(directory: Path, name: str, bars: int = HISTORY_BARS, drop_last: int = 0):
+    """The last `bars` bars (all there are of a younger feed), `drop_last` days ago."""
     series = load_ohlc_csv(directory / f"{name}.csv", calendar="daily")
     end = len(series) - drop_last
-    return series.slice(end - bars, end)
+    return series.slice(max(0, end - bars), end)
 
 
 def propose(directory: Path, slots=FEEDS, version: int = 1, **kw) -> Proposal:

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from models.features import HISTORY_BARS
 from oracle.attest.processes import AttesterProcesses, AttesterSpec, write_attester
 from oracle.attest.server import MAX_CONNECTIONS, BackgroundServer, create_app
 from oracle.attest.wire import proposal_body_limit
@@ -85,9 +86,11 @@ def raw(port: int, head: bytes, chunks: Iterable[bytes] = (), wait: float = 5.0)
 def test_nested_huge_and_garbage_bodies_are_refused_before_parsing(
     server: BackgroundServer, data: Path
 ) -> None:
-    limit = proposal_body_limit(2, 24)
-    # the measured attack (200 KB of nested JSON segfaulted `attest serve`): over the size cap
-    nested = post(server, b"[" * 100_000 + b"]" * 100_000)
+    limit = proposal_body_limit(2, HISTORY_BARS)
+    # the measured attack (200 KB of nested JSON segfaulted `attest serve`), made larger than
+    # the size cap
+    half = max(100_000, limit // 2 + 1)
+    nested = post(server, b"[" * half + b"]" * half)
     assert nested.status_code == 413 and refusal(nested)["code"] == "BadProposal"
     # nested within the size cap: refused by depth, before json.loads
     deep = post(server, b"[" * 20_000 + b"]" * 20_000)
@@ -142,7 +145,8 @@ def test_slots_and_bars_beyond_the_policy_are_refused_first(
     slots = [{**slot, "bars": long_bars}, proposal["slots"][1]]
     bars = post(server, json.dumps(proposal | {"slots": slots}).encode())
     assert bars.status_code == 422
-    assert refusal(bars)["code"] == "BadBars" and "2400 values" in refusal(bars)["detail"]
+    values = len(long_bars["close"])
+    assert refusal(bars)["code"] == "BadBars" and f"{values} values" in refusal(bars)["detail"]
 
 
 def test_feed_ids_cannot_forge_or_flood_log_lines(
@@ -150,7 +154,7 @@ def test_feed_ids_cannot_forge_or_flood_log_lines(
 ) -> None:
     proposal = propose(data).to_json()
     forged = "ETH-USD\n2026-01-31 attester INFO signed ETH-USD"
-    huge = "E" * 40_000  # the measured 100k id is over the body cap (413); this one is not
+    huge = "E" * 40_000
 
     def with_feed(name: str) -> bytes:
         return json.dumps(proposal | {"slots": [{**proposal["slots"][0], "feed": name}, None]})
@@ -162,7 +166,10 @@ def test_feed_ids_cannot_forge_or_flood_log_lines(
     assert len(lines) == 2, lines
     assert "\n" not in lines[0] and "ETH-USD\\n2026-01-31" in lines[0]
     assert len(lines[1]) < 300 and "40000 characters" in lines[1]
-    assert post(server, with_feed("E" * 100_000).encode()).status_code == 413
+    measured = post(server, with_feed("E" * 100_000).encode())  # froze an attester for 5.5 min
+    assert measured.status_code == 422 and "100000 characters" in refusal(measured)["detail"]
+    over_cap = "E" * proposal_body_limit(2, HISTORY_BARS)
+    assert post(server, with_feed(over_cap).encode()).status_code == 413
 
 
 def test_attest_serve_process_survives_the_measured_attacks(tmp_path: Path, data: Path) -> None:
@@ -176,7 +183,9 @@ def test_attest_serve_process_survives_the_measured_attacks(tmp_path: Path, data
         url = procs.urls[0]
         attest = f"{url}/v1/attest"
         json_type = {"content-type": "application/json"}
-        for depth, status in ((100_000, 413), (20_000, 400)):
+        # the measured 200 KB body (under the size cap now that proposals carry 531 bars: refused
+        # by depth before parsing), one over the cap, and one far below it
+        for depth, status in ((100_000, 400), (200_000, 413), (20_000, 400)):
             body = b"[" * depth + b"]" * depth
             assert httpx.post(attest, content=body, headers=json_type).status_code == status
         proposal = propose(data).to_json()

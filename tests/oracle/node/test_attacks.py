@@ -11,6 +11,7 @@ import pytest
 
 from circuits.pipeline import prove
 from models.data import load_ohlc_csv
+from models.features import HISTORY_BARS
 from oracle.attest.client import AttesterClient
 from oracle.attest.report import build_proposal, sign_report
 from oracle.chain.anvil import ANVIL_CHAIN_ID
@@ -21,10 +22,11 @@ pytestmark = pytest.mark.slow
 
 
 def bars(d: Deployment, feed: str, end_offset: int = 0):
-    """The 24 bars ending `end_offset` bars before the latest (0: the honest, latest ones)."""
+    """The bars the features use (all of these young test feeds) ending `end_offset` bars
+    before the latest (0: the honest, latest ones)."""
     series = load_ohlc_csv(d.data_dir / f"{feed}.csv", calendar="daily")
     end = len(series) - end_offset
-    return series.slice(end - 24, end)
+    return series.slice(max(0, end - HISTORY_BARS), end)
 
 
 def proposal(d: Deployment, circuit: Circuit, slots):
