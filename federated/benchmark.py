@@ -375,6 +375,8 @@ def _summarise(s, names, per_provider, loao, attacked, runs, curves) -> dict[str
             },
             "var_breach_rate": {k: v["breach_rate"] for k, v in var.items()},
             "kupiec_p": {k: v["kupiec_p"] for k, v in var.items()},
+            "christoffersen_p": {k: v["christoffersen_p"] for k, v in var.items()},
+            "zone": {k: v["zone"] for k, v in var.items()},
             "gain_vs_local": -_rel(fed, vol["local"]["qlike"]),
             "gain_vs_best_local": -_rel(fed, best_local),
             "joining_pays": bool(fed < best_local),
@@ -503,15 +505,17 @@ def _markdown(x: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "99% VaR: breach rate (Kupiec p; passes at 5% when p >= 0.05).",
+        "99% VaR: breach rate (Kupiec p, Christoffersen independence p; each passes at 5% when "
+        "p >= 0.05) and the Basel zone of the test split's last 250 days "
+        "(`models.evaluation.var_backtest`, the on-chain ledger's twin).",
         "",
         "| provider | federated | local | GARCH-t | EWMA-normal |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for n, v in x["per_provider"].items():
-        b, k = v["var_breach_rate"], v["kupiec_p"]
+        b, k, c, z = v["var_breach_rate"], v["kupiec_p"], v["christoffersen_p"], v["zone"]
         cells = [
-            f"{100 * b[m]:.2f}% ({k[m]:.3f})"
+            f"{100 * b[m]:.2f}% ({k[m]:.3f}, {c[m]:.3f}) {z[m]}"
             for m in ("federated", "local", "garch-t", "ewma-normal")
         ]
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
