@@ -8,6 +8,7 @@ answered in that format, and `secaggplus_mod` masks the update whenever the serv
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from functools import lru_cache
@@ -58,6 +59,17 @@ def provider_spec(context: Context, cfg: FederatedConfig) -> str:
     return specs[partition]
 
 
+def provider_label(context: Context, spec: str) -> str:
+    """The name this provider goes by in every reply, manifest and explorer page: node config
+    `label`, else a bundled or generated series' own spec; a CSV path never leaves the machine
+    (`provider-` and 8 hex digits of its hash, stable across rounds)."""
+    if "label" in context.node_config:
+        return str(context.node_config["label"])
+    if spec.startswith(("bundled:", "stress:")):
+        return spec
+    return "provider-" + hashlib.sha256(spec.encode()).hexdigest()[:8]
+
+
 def _partition(context: Context) -> int:
     return int(context.node_config.get("partition-id", -1))
 
@@ -95,7 +107,7 @@ def _train(
     # Under DP every provider weighs the same in the mean: the accountant's sensitivity C/n holds
     # only for an unweighted mean of clipped updates (a row-count weight would scale one up).
     weight = 1 if cfg.dp_enabled else data.num_train
-    return new, weight, metrics, spec
+    return new, weight, metrics, provider_label(context, spec)
 
 
 def _evaluate(
@@ -155,7 +167,9 @@ def make_client_app(overrides: Mapping[str, Any] | None = None) -> ClientApp:
         content = RecordDict(
             {
                 "metrics": MetricRecord({**metrics, "num-examples": n}),
-                "provider": ConfigRecord({"name": provider_spec(context, cfg)}),
+                "provider": ConfigRecord(
+                    {"name": provider_label(context, provider_spec(context, cfg))}
+                ),
             }
         )
         return Message(content, reply_to=msg)
