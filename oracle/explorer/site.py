@@ -168,9 +168,9 @@ def backtest_chart(feed: FeedView) -> dict[str, Any]:
          "marker": {"symbol": "diamond-open", "size": 11, "color": "#8a6100"}},
     ]  # fmt: skip
     layout = {
-        "height": 300,
-        "margin": {"l": 60, "r": 20, "t": 10, "b": 45},
-        "legend": {"orientation": "h", "y": -0.25},
+        "height": 320,
+        "margin": {"l": 60, "r": 20, "t": 30, "b": 45},
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         "xaxis": {"type": "date", "title": {"text": "bar close (UTC)"}},
         "yaxis": {"title": {"text": "1-day log return, %"}, "zeroline": True},
         "shapes": [_vertical_line(_time(d.observed_at)) for d in gaps],
