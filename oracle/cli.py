@@ -79,8 +79,9 @@ def demo(
     explorer_port: Annotated[int, typer.Option(help="Port of the explorer (--serve).")] = 8000,
 ) -> None:
     """The whole system from nothing: federated training on bundled data, circuit, local chain,
-    contracts, model registration, one proven batch update of every feed, a consumer margin,
-    and the explorer's pages (results/explorer/index.html)."""
+    contracts, model registration, 31 business days of proven batch updates of every feed (on a
+    warped chain clock: 30 days of on-chain VaR backtest), a consumer margin, and the explorer's
+    pages (results/explorer/index.html)."""
     from circuits.errors import CircuitError
     from oracle.demo import DemoSettings, run_demo, write_report
 
@@ -108,6 +109,10 @@ def demo(
         "Kupiec p",
         "Christoffersen p",
         "zone",
+        "on-chain days",
+        "breaches",
+        "on-chain zone",
+        "gaps",
     ):
         table.add_column(col, justify="right")
     for f in report.feeds:
@@ -122,8 +127,17 @@ def demo(
             f"{f.var_kupiec_p:.3f}",
             f"{f.var_christoffersen_p:.3f}",
             f.var_zone,
+            str(f.chain_scored_days),
+            str(f.chain_breaches),
+            f.chain_zone,
+            str(f.chain_gaps),
         )
     console.print(table)
+    console.print(
+        "VaR hits .. zone: out of sample (each feed's held-out tail); on-chain: "
+        f"RiskOracle.backtest() after {report.days_published} published days "
+        f"({report.first_day} to {report.last_day})"
+    )
     eps = "off" if report.dp_epsilon is None else f"{report.dp_epsilon:.2f}"
     console.print(
         f"DP epsilon {eps} | proof {report.prove_seconds:.1f} s for {report.num_feeds} feeds | "

@@ -4,9 +4,16 @@ bundled series split across providers -> Flower federated training (simulation e
 OracleModel (volatility + 99% VaR per feed) -> ONNX -> EZKL circuit for K feeds -> anvil ->
 reusable verifier + RiskOracle + one Chainlink-style adapter per feed + MarginEngine ->
 register the federated model's hash -> four independent attester processes (each with its own
-copy of the data, one slightly different) -> the oracle node proposes the round, collects f+1
-signatures, proves every feed in one batch and publishes -> MarginEngine reads a feed through
-AggregatorV3Interface and sets a margin.
+copy of the data, one slightly different) -> 31 business days replayed, one node round a day: the
+day's bar joins everyone's data, the chain's clock moves to just after its close, the node
+proposes the round, collects f+1 signatures, proves every feed in one batch and publishes; the
+oracle scores each day's VaR on the next day's return (30 scored days) -> MarginEngine reads a
+feed through AggregatorV3Interface and sets a margin -> the explorer's static pages.
+
+Clocks: the replayed days all closed before today (wall time), which the attesters check
+observations and signature expiry against; the chain starts an hour before the first close and
+is only ever moved forward, to each day's close plus ten minutes (never past the wall clock),
+so every report is fresh for its feed's 26 h maxAge and inside its signatures' validity.
 
 Every step is a library call that the tests also exercise; this module only wires them up,
 measures them and writes a report.
@@ -19,7 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,26 +52,29 @@ from models.oracle_model import OUTPUT_NAMES, OracleModel
 from models.risk import RiskModel
 from models.volatility import VolatilityModel
 from oracle.attest.processes import AttesterProcesses, AttesterSpec, write_attester
-from oracle.chain.anvil import ANVIL_DEV_KEY
+from oracle.chain.anvil import ANVIL_DEV_KEY, AnvilNode
 from oracle.chain.client import connect
 from oracle.chain.contracts import (
     FeedSpec,
     MarginParams,
     ModelSpec,
+    OracleStack,
     OutputSpec,
+    SlotReport,
     deploy_oracle,
+    feed_id,
     latest_round_data,
+    read_backtest,
     register_model,
     send,
 )
 from oracle.chain.verifier import deploy_verifier
 from oracle.explorer.site import demo_explorer
 from oracle.node.config import FeedConfig, NodeConfig
-from oracle.node.journal import Journal
+from oracle.node.journal import Journal, Round
 from oracle.node.keys import SigningKey
 from oracle.node.runner import Node
 from oracle.node.sources import CsvDirectorySource
-from oracle.selftest import chain_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +88,19 @@ DEMO_FEEDS = ("sp500", "aapl", "msft", "ibm")
 DEMO_PROVIDERS = ("bundled:sp500", "bundled:aapl", "bundled:msft", "bundled:ibm", "stress:7")
 FEED_DECIMALS = 8
 VAR_OUTPUT = OUTPUT_NAMES.index("var99_pct")
-DAILY_MAX_AGE = 8 * 86_400  # daily candles replayed on whole weeks: the newest is < 8 days old
-MARKET_HISTORY_DAYS = 60  # rows of each feed's CSV the node reads (features need 23)
+# Daily bars: a report stays usable for 26 h after its close (the heartbeat's scale: a day's
+# value cannot be held back and published days later); MarginEngine's staleness alike.
+DAILY_MAX_AGE = 26 * 3_600
+MARKET_HISTORY_DAYS = 60  # rows of each feed's CSV the node reads first (features need 23)
+# Consecutive business days the node publishes per feed, one round each: the on-chain ledger
+# scores every day's VaR on the next day's return, so 31 days leave 30 scored days.
+PUBLISHED_DAYS = 31
+PUBLISH_AFTER_CLOSE = 600  # the chain's clock moves to this long after each day's close
 CALIBRATION_ROWS = 128  # recent rows per feed that choose the circuit's lookup ranges
 TEST_FRACTION = 0.2  # held-out tail of each feed for the model-vs-baseline summary
 ATTESTERS = 4  # n independent attesters, f = 1 of them may be down or lying
 THRESHOLD = 2  # f + 1 signatures per report
+ATTESTER_STARTUP = 300.0  # seconds the attester processes may take to come up
 SKEW_BPS = 3.0  # attester 4's copy of the data differs by this much (tolerance: 10 bps)
 
 
@@ -113,14 +130,32 @@ class DemoSettings:
 
 
 @dataclass
+class PublishedDay:
+    """One feed in one published round."""
+
+    round_id: int
+    observed_at: int  # close of the day's bar
+    log_vol_pct: float  # proved: log of tomorrow's daily volatility in percent
+    var99_pct: float  # proved: tomorrow's 99% VaR in percent
+    realized_return_pct: float  # the day's log return as the signed report carried it
+    breached: bool  # the oracle emitted VaRBreached: the return fell below minus the last VaR
+
+
+@dataclass
 class FeedResult:
-    """One feed: what was proved and published, and how the model compares out of sample."""
+    """One feed: what was proved and published, its on-chain backtest, and how the model
+    compares out of sample."""
 
     feed: str
-    log_vol_pct: float
+    log_vol_pct: float  # the last round's
     var99_pct: float
     on_chain_answer: int
     on_chain_round: int
+    chain_scored_days: int  # RiskOracle.backtest(feedId) after the demo's history
+    chain_breaches: int
+    chain_zone: str
+    chain_gaps: int
+    chain_lifetime_breaches: int
     qlike_model: float
     qlike_ewma: float
     qlike_garch: float
@@ -134,6 +169,7 @@ class FeedResult:
     var_zone: str  # Basel zone of the tail's last 250 days (models.evaluation.traffic_light)
     ewma_var_breach_rate: float
     garch_var_breach_rate: float
+    days: list[PublishedDay] = field(default_factory=list)
 
 
 @dataclass
@@ -150,9 +186,13 @@ class DemoReport:
     num_feeds: int
     logrows: int
     setup_seconds: float
-    prove_seconds: float
-    submit_gas: int
+    prove_seconds: float  # mean over the published rounds
+    submit_gas: int  # the oracle's first report
     gas_per_feed: int
+    days_published: int
+    first_day: str
+    last_day: str
+    submit_gas_last: int  # the last report (scores every feed's VaR)
     margin_bps: int
     margin_used_fallback: bool
     margin_feed: str
@@ -203,23 +243,23 @@ def train_federated(settings: DemoSettings) -> tuple[OracleModel, Any]:
     return OracleModel(vol, risk).eval(), manifest
 
 
-def redate_weeks(series: PriceSeries, today: np.datetime64) -> PriceSeries:
-    """`series` shifted by whole weeks so its last day falls in the week before `today`.
+def last_business_day(today: np.datetime64) -> np.datetime64:
+    """The newest weekday strictly before `today`: its bar has closed (at 00:00 UTC today)."""
+    return np.busday_offset(today, -1, roll="forward")
 
-    Whole weeks keep weekdays on weekdays, so the node's business-day gap check still holds.
+
+def redate_business_days(series: PriceSeries, rows: int, last: np.datetime64) -> PriceSeries:
+    """The last `rows` bars of `series` replayed on the `rows` weekdays ending at `last`.
+
+    Every feed gets the same dates (one round a day publishes all of them) and no missing
+    weekday (the node proves only on series without gaps); only the dates change, the bars and
+    their order are the series' own.
     """
-    last = np.datetime64(series.dates[-1], "D")
-    weeks = int((today - np.timedelta64(1, "D") - last).astype(np.int64) // 7)
-    shift = np.timedelta64(7 * weeks, "D")
-    return PriceSeries(
-        name=series.name,
-        dates=series.dates.astype("datetime64[D]") + shift,
-        open=series.open,
-        high=series.high,
-        low=series.low,
-        close=series.close,
-        volume=series.volume,
-    )
+    if len(series) < rows:
+        raise DemoError(f"{series.name}: {len(series)} bars, the replay needs {rows}")
+    dates = np.busday_offset(last, np.arange(-(rows - 1), 1), roll="forward")
+    tail = series.slice(len(series) - rows)
+    return replace(tail, dates=dates.astype(tail.dates.dtype))
 
 
 def write_market_csv(series: PriceSeries, path: Path, rows: int) -> Path:
@@ -282,202 +322,381 @@ def evaluate_feed(model: OracleModel, series: PriceSeries) -> dict[str, float]:
     }
 
 
-def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info) -> DemoReport:
-    """Run every step; raises on the first failure (nothing is published on a failed step)."""
-    started = time.perf_counter()
-    times: dict[str, float] = {}
-    work = settings.workdir
-    work.mkdir(parents=True, exist_ok=True)
-
-    with _timed(times, "federated training", progress):
-        model, manifest = train_federated(settings)
-    oracle_hash = model_hash(model)
-
-    with _timed(times, "features", progress):
-        features = {name: build_features(load_bundled(name)) for name in settings.feeds}
+def demo_circuit(
+    settings: DemoSettings, model: OracleModel, manifest: Any
+) -> tuple[CircuitArtifacts, Any]:
+    """The OracleModel as an EZKL circuit of all feeds, its lookup ranges chosen on each feed's
+    recent rows; checks the circuit, the federated manifest and the weights name one model."""
+    features = {name: build_features(load_bundled(name)) for name in settings.feeds}
     latest = np.stack([f.X[-1] for f in features.values()])
     calibration = np.concatenate([f.X[-CALIBRATION_ROWS:] for f in features.values()])
-
-    with _timed(times, "circuit (export, calibrate, setup)", progress):
-        artifacts = CircuitArtifacts(work / "circuit")
-        build = build_circuit(
-            model,
-            torch.as_tensor(latest, dtype=torch.float32),
-            torch.as_tensor(calibration, dtype=torch.float32),
-            artifacts,
-            CircuitConfig(output_names=OUTPUT_NAMES),
-            srs=settings.srs,
-        )
+    artifacts = CircuitArtifacts(settings.workdir / "circuit")
+    build = build_circuit(
+        model,
+        torch.as_tensor(latest, dtype=torch.float32),
+        torch.as_tensor(calibration, dtype=torch.float32),
+        artifacts,
+        CircuitConfig(output_names=OUTPUT_NAMES),
+        srs=settings.srs,
+    )
+    oracle_hash = model_hash(model)
     registered = "0x" + oracle_hash.to_bytes(32, "big").hex()
     if build.model_hash != oracle_hash or manifest.oracle_model_hash != registered:
         raise DemoError(
             f"model hash mismatch: circuit 0x{build.model_hash:064x}, federated manifest "
             f"{manifest.oracle_model_hash}, loaded weights {registered}"
         )
+    return artifacts, build
 
-    today = np.datetime64("today", "D")
-    market = work / "market"
-    for name in settings.feeds:
-        write_market_csv(redate_weeks(load_bundled(name), today), market / f"{name}.csv",
-                         MARKET_HISTORY_DAYS)  # fmt: skip
 
-    with chain_endpoint(work, settings.rpc_url) as url, _timed(times, "chain + node", progress):
-        w3 = connect(url, settings.private_key)
-        verifier = deploy_verifier(w3, artifacts)
-        feed_specs = [
-            FeedSpec(
-                name=name,
-                outputs=(
-                    OutputSpec(
-                        OUTPUT_NAMES[0],
-                        min_answer=-5 * 10**FEED_DECIMALS,  # log of a daily vol in percent
-                        max_answer=5 * 10**FEED_DECIMALS,
-                        max_delta=2 * 10**FEED_DECIMALS,
-                        description=f"{name} next-day log volatility (log %)",
-                    ),
-                    OutputSpec(
-                        OUTPUT_NAMES[VAR_OUTPUT],
-                        min_answer=0,
-                        max_answer=50 * 10**FEED_DECIMALS,  # a 1-day 99% VaR above 50%: rejected
-                        max_delta=25 * 10**FEED_DECIMALS,
-                        description=f"{name} 1-day 99% VaR (percent), Proofcast federated model",
-                    ),
+@dataclass
+class Replay:
+    """The market the demo replays: per feed the bars of `days` consecutive business days
+    after `MARKET_HISTORY_DAYS` bars of history, shared dates ending at the last weekday before
+    today. Day d shows the node and every attester the bars up to that day's close."""
+
+    market: Path  # the node's CSVs
+    attesters: list[Path]  # each attester's own copy (the last one skewed)
+    bars: dict[str, PriceSeries]
+    days: int
+
+    @property
+    def dates(self) -> np.ndarray:
+        return next(iter(self.bars.values())).dates[-self.days :]
+
+    def close(self, day: int) -> int:
+        """Unix time at which day `day`'s bar closed (its observedAt)."""
+        end = np.datetime64(self.dates[day], "D") + np.timedelta64(1, "D")
+        return int(end.astype("datetime64[s]").astype(np.int64))
+
+    def show(self, day: int) -> None:
+        """Write every CSV up to day `day`'s bar: the bar that closed joins everyone's data."""
+        rows = MARKET_HISTORY_DAYS + day
+        for name, series in self.bars.items():
+            write_market_csv(series.slice(0, rows), self.market / f"{name}.csv", rows)
+        for i, directory in enumerate(self.attesters):
+            copy_market(self.market, directory, SKEW_BPS if i == len(self.attesters) - 1 else 0)
+
+
+def replay_market(settings: DemoSettings, attesters: list[AttesterSpec]) -> Replay:
+    """The bundled series on the last PUBLISHED_DAYS business days (see `Replay`)."""
+    rows = MARKET_HISTORY_DAYS + PUBLISHED_DAYS - 1
+    last = last_business_day(np.datetime64("today", "D"))
+    bars = {n: redate_business_days(load_bundled(n), rows, last) for n in settings.feeds}
+    replay = Replay(
+        settings.workdir / "market", [a.data_dir for a in attesters], bars, PUBLISHED_DAYS
+    )
+    replay.show(0)
+    return replay
+
+
+@contextmanager
+def demo_chain(settings: DemoSettings, replay: Replay) -> Iterator[str]:
+    """The demo's own anvil, its clock starting an hour before the first replayed close (the
+    history is published on a warped clock); or `--rpc-url`, whose clock must be that early."""
+    genesis = replay.close(0) - 3_600
+    if settings.rpc_url:
+        w3 = connect(settings.rpc_url, settings.private_key)
+        now = int(w3.eth.get_block("latest")["timestamp"])
+        if now >= replay.close(0):
+            raise DemoError(
+                f"the chain at {settings.rpc_url} is at {now}, after the first replayed close "
+                f"{replay.close(0)}: the demo publishes {replay.days} past days on a chain whose "
+                "clock it can move forward from before them (run it without --rpc-url)"
+            )
+        yield settings.rpc_url
+        return
+    with AnvilNode(log_path=settings.workdir / "anvil.log", timestamp=genesis) as anvil:
+        yield anvil.rpc_url
+
+
+def demo_feed_specs(settings: DemoSettings) -> list[FeedSpec]:
+    """Each feed's two outputs with their guardrails; maxAge on the heartbeat scale of daily
+    bars (26 h)."""
+    return [
+        FeedSpec(
+            name=name,
+            outputs=(
+                OutputSpec(
+                    OUTPUT_NAMES[0],
+                    min_answer=-5 * 10**FEED_DECIMALS,  # log of a daily vol in percent
+                    max_answer=5 * 10**FEED_DECIMALS,
+                    max_delta=2 * 10**FEED_DECIMALS,
+                    description=f"{name} next-day log volatility (log %)",
                 ),
-                decimals=FEED_DECIMALS,
-                max_age=DAILY_MAX_AGE,
-                description=f"{name}: Proofcast federated volatility and VaR",
-            )
-            for name in settings.feeds
-        ]
-        var_key = {spec.name: spec.adapter_key(VAR_OUTPUT) for spec in feed_specs}
-        # margin (bps) = 150 bps per 1% of 1-day VaR: 1.5 x VaR, floored at 2%, capped at 50%.
-        margin = MarginParams(
-            max_staleness=DAILY_MAX_AGE,
-            fallback_volatility=20 * 10**FEED_DECIMALS,
-            base_margin_bps=200,
-            vol_multiplier_bps=150,
-            max_margin_bps=5000,
-            adapter=var_key[settings.feeds[0]],
-        )
-        attesters = [
-            AttesterSpec(work / "attesters" / str(i + 1), {n: f"{n}.csv" for n in settings.feeds})
-            for i in range(ATTESTERS)
-        ]
-        stack = deploy_oracle(
-            w3,
-            verifier.address,
-            build.layout,
-            feed_specs,
-            attesters=[a.address for a in attesters],
-            threshold=THRESHOLD,
-            margin=margin,
-        )
-        eps = manifest.dp.get("epsilon")
-        register_model(
-            stack,
-            ModelSpec(
-                oracle_hash,
-                round=manifest.round,
-                dp_epsilon_milli=round(eps * 1000) if eps else 0,
-                metrics_hash=metrics_hash(manifest.metrics),
+                OutputSpec(
+                    OUTPUT_NAMES[VAR_OUTPUT],
+                    min_answer=0,
+                    max_answer=50 * 10**FEED_DECIMALS,  # a 1-day 99% VaR above 50%: rejected
+                    max_delta=25 * 10**FEED_DECIMALS,
+                    description=f"{name} 1-day 99% VaR (percent), Proofcast federated model",
+                ),
             ),
+            decimals=FEED_DECIMALS,
+            max_age=DAILY_MAX_AGE,
+            description=f"{name}: Proofcast federated volatility and VaR",
         )
-        password = "demo-" + keccak(text=str(time.time_ns())).hex()[:16]
-        configs = []
-        for i, spec in enumerate(attesters):
-            copy_market(market, spec.data_dir, SKEW_BPS if i == ATTESTERS - 1 else 0.0)
-            configs.append(
-                write_attester(
-                    spec,
-                    w3.eth.chain_id,
-                    stack.oracle.address,
-                    build.layout.num_feeds,
-                    build.input_scale,
-                    password,
-                    output_scale=build.layout.output_scale,
-                    rpc_url=url,
-                )
-            )
-        with AttesterProcesses(configs, password, work / "attesters") as running:
-            node_config = NodeConfig(
-                rpc_url=url,
-                chain_id=w3.eth.chain_id,
-                oracle_address=stack.oracle.address,
-                circuit_dir=artifacts.root,
-                source_dir=market,
-                journal=work / "node-journal.sqlite",
-                feeds=tuple(FeedConfig(name, f"{name}.csv") for name in settings.feeds),
-                attesters=tuple(running.urls),
-            )
-            node_config.journal.unlink(missing_ok=True)  # a fresh chain: start a fresh journal
-            node = Node(
-                node_config,
-                SigningKey(settings.private_key),
-                CsvDirectorySource(market),
-                Journal(node_config.journal),
-            )
-            tick = node.tick(force=True)
-            node.journal.close()
+        for name in settings.feeds
+    ]
+
+
+def deploy_demo_stack(
+    w3: Any, settings: DemoSettings, artifacts: CircuitArtifacts, build: Any, manifest: Any,
+    model: OracleModel, attesters: list[AttesterSpec],
+) -> OracleStack:  # fmt: skip
+    """Verifier, RiskOracle, adapters and MarginEngine (on the first feed's VaR); the federated
+    model registered with its round, DP epsilon and metrics hash."""
+    verifier = deploy_verifier(w3, artifacts)
+    specs = demo_feed_specs(settings)
+    # margin (bps) = 150 bps per 1% of 1-day VaR: 1.5 x VaR, floored at 2%, capped at 50%.
+    margin = MarginParams(
+        max_staleness=DAILY_MAX_AGE,
+        fallback_volatility=20 * 10**FEED_DECIMALS,
+        base_margin_bps=200,
+        vol_multiplier_bps=150,
+        max_margin_bps=5000,
+        adapter=specs[0].adapter_key(VAR_OUTPUT),
+    )
+    stack = deploy_oracle(
+        w3,
+        verifier.address,
+        build.layout,
+        specs,
+        attesters=[a.address for a in attesters],
+        threshold=THRESHOLD,
+        margin=margin,
+    )
+    eps = manifest.dp.get("epsilon")
+    register_model(
+        stack,
+        ModelSpec(
+            model_hash(model),
+            round=manifest.round,
+            dp_epsilon_milli=round(eps * 1000) if eps else 0,
+            metrics_hash=metrics_hash(manifest.metrics),
+        ),
+    )
+    return stack
+
+
+def attester_configs(
+    w3: Any, url: str, stack: OracleStack, build: Any, attesters: list[AttesterSpec], password: str
+) -> list[Path]:
+    """Each attester's keystore and config (its data directory already holds its copy)."""
+    return [
+        write_attester(
+            spec,
+            w3.eth.chain_id,
+            stack.oracle.address,
+            build.layout.num_feeds,
+            build.input_scale,
+            password,
+            output_scale=build.layout.output_scale,
+            rpc_url=url,
+        )
+        for spec in attesters
+    ]
+
+
+def demo_node(
+    settings: DemoSettings, url: str, chain_id: int, stack: OracleStack,
+    artifacts: CircuitArtifacts, replay: Replay, attester_urls: list[str],
+) -> Node:  # fmt: skip
+    """The oracle node over the replayed market, with a fresh journal (a fresh chain)."""
+    config = NodeConfig(
+        rpc_url=url,
+        chain_id=chain_id,
+        oracle_address=stack.oracle.address,
+        circuit_dir=artifacts.root,
+        source_dir=replay.market,
+        journal=settings.workdir / "node-journal.sqlite",
+        feeds=tuple(FeedConfig(name, f"{name}.csv") for name in settings.feeds),
+        attesters=tuple(attester_urls),
+    )
+    config.journal.unlink(missing_ok=True)
+    return Node(
+        config, SigningKey(settings.private_key), CsvDirectorySource(replay.market),
+        Journal(config.journal),
+    )  # fmt: skip
+
+
+def warp_chain(w3: Any, to: int) -> None:
+    """Move the chain's clock forward to `to` (never back) and mine a block there."""
+    if int(w3.eth.get_block("latest")["timestamp"]) < to:
+        w3.provider.make_request("evm_setNextBlockTimestamp", [to])
+        w3.provider.make_request("evm_mine", [])
+
+
+def publish_history(
+    node: Node, replay: Replay, w3: Any, progress: Callable[[str], None]
+) -> list[Round]:
+    """One node round per replayed day: the day's bar joins the node's and attesters' data, the
+    chain's clock moves to just after that close (never past the wall clock, which the
+    attesters' and the signatures' expiry follow), and the node publishes every feed."""
+    rounds = []
+    for day in range(replay.days):
+        if day:
+            replay.show(day)
+        warp_chain(w3, min(replay.close(day) + PUBLISH_AFTER_CLOSE, int(time.time())))
+        tick = node.tick(force=True)
         if tick.round is None or tick.round.state != "confirmed":
             state = tick.skipped or (tick.round.state if tick.round else "no round")
             error = tick.round.error if tick.round else ""
-            raise DemoError(f"the node did not publish: {state} {error or ''}")
-        published = tick.round
-        answers = {n: latest_round_data(stack.adapters[var_key[n]]) for n in settings.feeds}
-        assert stack.margin_engine is not None
-        send(w3, stack.margin_engine.functions.updateInitialMargin(), "updateInitialMargin")
-        margin_bps, _used_vol, fallback = stack.margin_engine.functions.quote().call()
-        # Explorer: a static snapshot of its pages (results/explorer/); `--serve`: live as well.
+            raise DemoError(
+                f"day {replay.dates[day]}: the node did not publish: {state} {error or ''}"
+            )
+        rounds.append(tick.round)
+        if day % 10 == 9 or day == replay.days - 1:
+            progress(f"published {day + 1} of {replay.days} days (to {replay.dates[day]})")
+    node.journal.close()
+    return rounds
+
+
+def published_days(
+    stack: OracleStack, rounds: list[Round], feeds: tuple[str, ...], layout: Any
+) -> dict[str, list[PublishedDay]]:
+    """Per feed and round: the proved answers, the realised return the report carried and
+    whether the oracle recorded a breach for it (`VaRBreached`). The demo's oracle is fresh,
+    so its reports are 1, 2, ... in the order the node published them."""
+    breached = {
+        (bytes(e.args.feedId), int(e.args.roundId))
+        for e in stack.oracle.events.VaRBreached().get_logs(from_block=0)
+    }
+    out: dict[str, list[PublishedDay]] = {name: [] for name in feeds}
+    for report_id, rnd in enumerate(rounds, start=1):
+        report = SlotReport.from_json((rnd.attestation or {})["report"])
+        proved = layout.float_outputs([int(i) for i in rnd.instances or []])
+        for k, name in enumerate(feeds):
+            round_id = report_id << 8 | k
+            out[name].append(
+                PublishedDay(
+                    round_id=round_id,
+                    observed_at=report.observed_at[k],
+                    log_vol_pct=proved[k][0],
+                    var99_pct=proved[k][VAR_OUTPUT],
+                    realized_return_pct=report.realized_return[k] / 2**layout.output_scale,
+                    breached=(feed_id(name), round_id) in breached,
+                )
+            )
+    return out
+
+
+def chain_results(
+    stack: OracleStack, rounds: list[Round], feeds: tuple[str, ...], layout: Any
+) -> dict[str, dict[str, Any]]:
+    """Per feed, what a consumer reads: the VaR adapter's latest round and the oracle's
+    backtest ledger (`read_backtest`), with the days published."""
+    days = published_days(stack, rounds, feeds, layout)
+    out = {}
+    for name in feeds:
+        answer = latest_round_data(stack.adapters[f"{name}/{OUTPUT_NAMES[VAR_OUTPUT]}"])
+        ledger = read_backtest(stack.oracle, feed_id(name))
+        out[name] = {
+            "log_vol_pct": days[name][-1].log_vol_pct,
+            "var99_pct": days[name][-1].var99_pct,
+            "on_chain_answer": answer.answer,
+            "on_chain_round": answer.round_id,
+            "chain_scored_days": ledger.scored_days,
+            "chain_breaches": ledger.breaches,
+            "chain_zone": ledger.zone,
+            "chain_gaps": ledger.gaps,
+            "chain_lifetime_breaches": ledger.lifetime_breaches,
+            "days": days[name],
+        }
+    return out
+
+
+def set_margin(w3: Any, stack: OracleStack) -> tuple[int, bool]:
+    """MarginEngine reads its feed through AggregatorV3Interface and stores a margin: (bps,
+    whether it fell back to its conservative volatility)."""
+    assert stack.margin_engine is not None
+    send(w3, stack.margin_engine.functions.updateInitialMargin(), "updateInitialMargin")
+    margin_bps, _used_vol, fallback = stack.margin_engine.functions.quote().call()
+    return int(margin_bps), bool(fallback)
+
+
+def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info) -> DemoReport:
+    """Run every step; raises on the first failure (nothing is published on a failed step)."""
+    started = time.perf_counter()
+    times: dict[str, float] = {}
+    settings.workdir.mkdir(parents=True, exist_ok=True)
+    with _timed(times, "federated training", progress):
+        model, manifest = train_federated(settings)
+    with _timed(times, "circuit (export, calibrate, setup)", progress):
+        artifacts, build = demo_circuit(settings, model, manifest)
+    attesters = [
+        AttesterSpec(settings.workdir / "attesters" / str(i + 1),
+                     {n: f"{n}.csv" for n in settings.feeds})
+        for i in range(ATTESTERS)
+    ]  # fmt: skip
+    replay = replay_market(settings, attesters)
+    with demo_chain(settings, replay) as url, _timed(times, "chain + node", progress):
+        w3 = connect(url, settings.private_key)
+        stack = deploy_demo_stack(w3, settings, artifacts, build, manifest, model, attesters)
+        password = "demo-" + keccak(text=str(time.time_ns())).hex()[:16]
+        configs = attester_configs(w3, url, stack, build, attesters, password)
+        attester_dir = settings.workdir / "attesters"
+        # Four Python processes importing torch and decrypting a scrypt keystore at once: on a
+        # busy two-core machine that can take minutes.
+        with AttesterProcesses(configs, password, attester_dir, ATTESTER_STARTUP) as running:
+            node = demo_node(settings, url, w3.eth.chain_id, stack, artifacts, replay,
+                             running.urls)  # fmt: skip
+            rounds = publish_history(node, replay, w3, progress)
+        chain = chain_results(stack, rounds, settings.feeds, build.layout)
+        margin = set_margin(w3, stack)
         demo_explorer(
             url,
             stack.oracle.address,
             settings.results / "explorer",
-            federated=work / "federated",
-            journal=node_config.journal,
+            federated=settings.workdir / "federated",
+            journal=node.config.journal,
             serve_port=settings.serve_port,
             progress=progress,
         )
-
-    proved = build.layout.float_outputs([int(i) for i in published.instances or []])
     with _timed(times, "evaluation", progress):
-        results = []
-        for k, name in enumerate(settings.feeds):
-            answer = answers[name]
-            results.append(
-                FeedResult(
-                    feed=name,
-                    log_vol_pct=proved[k][0],
-                    var99_pct=proved[k][VAR_OUTPUT],
-                    on_chain_answer=answer.answer,
-                    on_chain_round=answer.round_id,
-                    **evaluate_feed(model, load_bundled(name)),
-                )
-            )
-    gas = int(published.gas_used or 0)
+        results = [
+            FeedResult(feed=name, **chain[name], **evaluate_feed(model, load_bundled(name)))
+            for name in settings.feeds
+        ]
+    report = summarize(settings, manifest, build, rounds, results, replay, margin)
+    report.attesters = [f"{u} ({a.address})" for u, a in zip(running.urls, attesters, strict=True)]
+    report.step_seconds = times
+    report.total_seconds = time.perf_counter() - started
+    return report
+
+
+def summarize(
+    settings: DemoSettings, manifest: Any, build: Any, rounds: list[Round],
+    results: list[FeedResult], replay: Replay, margin: tuple[int, bool],
+) -> DemoReport:  # fmt: skip
+    """The report of a finished demo (attesters and timings are added by the caller)."""
+    first, last = rounds[0], rounds[-1]
+    gas = int(first.gas_used or 0)
     return DemoReport(
         providers=list(settings.providers),
         federated_round=manifest.round,
         aggregation=manifest.aggregation,
         dp_epsilon=manifest.dp.get("epsilon"),
         dp_delta=manifest.dp.get("delta"),
-        model_hash=registered,
+        model_hash=manifest.oracle_model_hash,
         manifest_hashes=dict(manifest.model_hashes),
         num_feeds=build.layout.num_feeds,
         logrows=build.logrows,
         setup_seconds=build.setup_seconds,
-        prove_seconds=float(published.prove_seconds or 0.0),
+        prove_seconds=float(np.mean([r.prove_seconds or 0.0 for r in rounds])),
         submit_gas=gas,
         gas_per_feed=gas // build.layout.num_feeds,
-        margin_bps=int(margin_bps),
-        margin_used_fallback=bool(fallback),
-        margin_feed=var_key[settings.feeds[0]],
+        days_published=len(rounds),
+        first_day=str(replay.dates[0]),
+        last_day=str(replay.dates[-1]),
+        submit_gas_last=int(last.gas_used or 0),
+        margin_bps=margin[0],
+        margin_used_fallback=margin[1],
+        margin_feed=f"{settings.feeds[0]}/{OUTPUT_NAMES[VAR_OUTPUT]}",
         feeds=results,
-        attesters=[f"{u} ({a.address})" for u, a in zip(running.urls, attesters, strict=True)],
         threshold=THRESHOLD,
-        signers=list((published.attestation or {}).get("signers", [])),
-        attestation=list((published.attestation or {}).get("outcomes", [])),
-        step_seconds=times,
-        total_seconds=time.perf_counter() - started,
+        signers=list((last.attestation or {}).get("signers", [])),
+        attestation=list((last.attestation or {}).get("outcomes", [])),
     )
 
 
@@ -493,10 +712,13 @@ def write_report(report: DemoReport, results: Path) -> Path:
         f"{'off' if report.dp_epsilon is None else f'{report.dp_epsilon:.2f}'}",
         f"- registered model hash (vol + VaR network): `{report.model_hash}`",
         f"- circuit: {report.num_feeds} feeds per proof, logrows {report.logrows}, "
-        f"setup {report.setup_seconds:.1f} s; proof {report.prove_seconds:.1f} s",
-        f"- on-chain submit: {report.submit_gas:,} gas per update, "
-        f"{report.gas_per_feed:,} per feed (the oracle's first report: fresh feed state and "
-        "history-ring words; steady state in results/contracts.md)",
+        f"setup {report.setup_seconds:.1f} s; proof {report.prove_seconds:.1f} s (mean per round)",
+        f"- published {report.days_published} consecutive business days per feed "
+        f"({report.first_day} to {report.last_day}), one node round a day on a warped chain clock",
+        f"- on-chain submit: {report.submit_gas:,} gas for the first report, "
+        f"{report.gas_per_feed:,} per feed (fresh feed state and history-ring words); "
+        f"{report.submit_gas_last:,} for the last (every feed's VaR scored; steady state in "
+        "results/contracts.md)",
         f"- MarginEngine on `{report.margin_feed}`: initial margin {report.margin_bps} bps"
         + (" (fallback: feed stale)" if report.margin_used_fallback else ""),
         f"- attesters: {len(report.attesters)}, threshold {report.threshold}; this round signed "
@@ -529,6 +751,20 @@ def write_report(report: DemoReport, results: Path) -> Path:
             f"{f.var_zone} | {f.ewma_var_breach_rate:.2%} | "
             f"{f.garch_var_breach_rate:.2%} |"
         )
+    lines += [
+        "",
+        f"On chain: `RiskOracle.backtest(feedId)` after the {report.days_published} published "
+        "days (each day's VaR scored on the next day's realised return; zone scaled to the days "
+        "scored, `zoneOf`).",
+        "",
+        "| feed | days scored | breaches | zone | gaps | lifetime breaches |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {f.feed} | {f.chain_scored_days} | {f.chain_breaches} | {f.chain_zone} | "
+            f"{f.chain_gaps} | {f.chain_lifetime_breaches} |"
+            for f in report.feeds
+        ),
+    ]
     path = results / "demo.md"
     path.write_text("\n".join(lines) + "\n")
     _plot(report, results / "demo_qlike.png")

@@ -76,10 +76,13 @@ def write_attester(
 class AttesterProcesses:
     """`proofcast attest serve` for each config, on free loopback ports; stopped on exit."""
 
-    def __init__(self, configs: Sequence[Path], password: str, log_dir: Path) -> None:
+    def __init__(
+        self, configs: Sequence[Path], password: str, log_dir: Path, ready_timeout: float = 60.0
+    ) -> None:
         self.configs = list(configs)
         self.password = password
         self.log_dir = log_dir
+        self.ready_timeout = ready_timeout  # seconds each process may take to answer /v1/health
         self.procs: list[subprocess.Popen[bytes]] = []
         self.urls: list[str] = []
 
@@ -99,7 +102,7 @@ class AttesterProcesses:
                 )
                 self.urls.append(f"http://127.0.0.1:{port}")
             for i, url in enumerate(self.urls):
-                self.wait_ready(i, url)
+                self.wait_ready(i, url, self.ready_timeout)
         except BaseException:
             self.stop()
             raise

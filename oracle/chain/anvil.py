@@ -37,9 +37,11 @@ class AnvilNode:
         startup_timeout: float = 30.0,
         chain_id: int = ANVIL_CHAIN_ID,
         steps_tracing: bool = False,
+        timestamp: int | None = None,
     ) -> None:
         self.chain_id = chain_id
         self.steps_tracing = steps_tracing  # opcode traces for debug_traceTransaction
+        self.timestamp = timestamp  # the genesis block's time (a chain that starts in the past)
         self.port = free_loopback_port()
         self.rpc_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -56,6 +58,7 @@ class AnvilNode:
             "--chain-id", str(self.chain_id),
             "--accounts", "3",
             *(["--steps-tracing"] if self.steps_tracing else []),
+            *(["--timestamp", str(self.timestamp)] if self.timestamp is not None else []),
         ]  # fmt: skip
         self._proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
         w3 = Web3(Web3.HTTPProvider(self.rpc_url, request_kwargs={"timeout": 2}))

@@ -25,6 +25,7 @@ from oracle.attest.report import recover_signer
 from oracle.chain.contracts import (
     ADAPTER_CONTRACT,
     ORACLE_CONTRACT,
+    ZONES,
     SlotReport,
     compile_oracle_contracts,
     decode_history,
@@ -66,6 +67,34 @@ class HistoryPoint:
 
 
 @dataclass
+class BacktestDay:
+    """One round of a feed after its first, as the VaR backtest sees it: the VaR the feed
+    published the round before (in force for this bar) against the realised return this round's
+    signed report carried (`submit` calldata), and what the oracle made of it (events)."""
+
+    round_id: int
+    observed_at: int  # close of the bar whose return this is
+    var_pct: float | None  # the VaR in force (the feed's previous round), percent
+    realized_pct: float | None  # log return of the bar over the one before, percent (None:
+    # the report came through another contract, its calldata is not a `submit`)
+    breached: bool  # VaRBreached for this round
+    gap: bool  # BacktestGap for this round: a missed day, not scored
+
+
+@dataclass
+class FeedBacktest:
+    """`RiskOracle.backtest(feedId)` and the days behind it."""
+
+    scored_days: int  # in the last 250
+    breaches: int  # among them
+    zone: str  # green | yellow | red
+    lifetime_scored_days: int
+    lifetime_breaches: int
+    gaps: int
+    days: list[BacktestDay]
+
+
+@dataclass
 class FeedView:
     id: str
     name: str
@@ -86,6 +115,8 @@ class FeedView:
     stale: bool
     outputs: list[OutputView]
     history: list[HistoryPoint]
+    backtest: FeedBacktest | None = None  # None: the oracle backtests no output
+    var_output: int | None = None  # which output is the 99 % VaR (the backtested one)
 
 
 @dataclass
@@ -319,6 +350,7 @@ class ExplorerReader:
         self._scanned_to: int | None = None
         self._deploy_block: int | None = None
         self._tx_cache: dict[str, _TxFacts] = {}
+        self._outcome_cache: dict[str, dict[bytes, tuple[int, int]]] = {}
         self._lock = threading.Lock()
 
     # -- low level
@@ -636,6 +668,7 @@ class ExplorerReader:
                 )
             )
 
+        self._attach_backtests(list(feeds.values()), reports, chain_id, scale, block)
         return Snapshot(
             oracle=info,
             feeds=sorted(feeds.values(), key=lambda f: f.index),
@@ -646,6 +679,73 @@ class ExplorerReader:
             federated=str(self.federated) if self.federated else None,
             generated_at=now,
         )
+
+    # -- the VaR backtest
+
+    def _report_outcomes(self, tx_hash: str) -> dict[bytes, tuple[int, int]]:
+        """Per feed id in a `submit` call's report: (slot, realised return in fixed point);
+        empty when the transaction was not a direct `submit`."""
+        key = "outcomes:" + tx_hash
+        if key not in self._outcome_cache:
+            data = bytes(self.w3.eth.get_transaction(tx_hash)["input"])
+            try:
+                fn, args = self.oracle.decode_function_input(data)
+            except ValueError:
+                fn, args = None, {}
+            out: dict[bytes, tuple[int, int]] = {}
+            if fn is not None and fn.fn_name == "submit":
+                report = args["report"]
+                if not isinstance(report, dict):
+                    names = [c["name"] for c in fn.abi["inputs"][0]["components"]]
+                    report = dict(zip(names, report, strict=True))
+                for slot, (fid, realized) in enumerate(
+                    zip(report["feedIds"], report["realizedReturn"], strict=True)
+                ):
+                    out[bytes(fid)] = (slot, int(realized))
+            self._outcome_cache[key] = out
+        return self._outcome_cache[key]
+
+    def _attach_backtests(
+        self, feeds: list[FeedView], reports: list[ReportView], chain_id: int, scale: int,
+        block: int,
+    ) -> None:  # fmt: skip
+        """Each feed's `backtest()` and its days: VaRs from the rounds (ReportAccepted), realised
+        returns from the reports' calldata, breaches and gaps from VaRBreached / BacktestGap."""
+        var_output = int(self.view("varOutput", block=block))
+        if var_output >= int(self.view("outputsPerFeed", block=block)):
+            return  # NO_BACKTEST: this oracle scores no output
+        breached = {int(e["args"]["roundId"]) for e in self.logs("VaRBreached", block)}
+        gaps = {int(e["args"]["roundId"]) for e in self.logs("BacktestGap", block)}
+        tx_of = {r.report_id: r.tx_hash for r in reports}
+        for feed in feeds:
+            key = bytes.fromhex(feed.id[2:])
+            ledger = self.view("backtest", key, block=block)
+            days = []
+            previous_var = None
+            for point in feed.history:
+                outcome = self._report_outcomes(tx_of[point.report_id]).get(key)
+                if previous_var is not None or point.round_id in gaps:
+                    days.append(
+                        BacktestDay(
+                            round_id=point.round_id,
+                            observed_at=point.observed_at,
+                            var_pct=previous_var,
+                            realized_pct=outcome[1] / 2**scale if outcome else None,
+                            breached=point.round_id in breached,
+                            gap=point.round_id in gaps,
+                        )
+                    )
+                previous_var = point.answers[var_output]
+            feed.var_output = var_output
+            feed.backtest = FeedBacktest(
+                scored_days=int(ledger["scoredDays"]),
+                breaches=int(ledger["breaches"]),
+                zone=ZONES[int(ledger["zone"])],
+                lifetime_scored_days=int(ledger["lifetimeScoredDays"]),
+                lifetime_breaches=int(ledger["lifetimeBreaches"]),
+                gaps=int(ledger["gaps"]),
+                days=days,
+            )
 
     # -- local files
 

@@ -8,6 +8,7 @@ Charts are Plotly, served from the `plotly` wheel's bundled `plotly.min.js` (no 
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import threading
 import time
@@ -21,7 +22,14 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from oracle.explorer.reader import ExplorerReader, Snapshot, duration, utc
+from oracle.explorer.reader import (
+    ExplorerReader,
+    FeedView,
+    OutputView,
+    Snapshot,
+    duration,
+    utc,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +64,24 @@ ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+TRADING_DAYS = 252  # annualising a daily volatility: x sqrt(252)
+
+
+def human_units(output: OutputView, feed: FeedView) -> str:
+    """An answer as a person reads it. Proofcast's feeds publish [log vol %, 99 % VaR %]: the
+    first is the log of tomorrow's daily volatility in percent, so daily vol % = exp(answer)
+    and annualised = daily x sqrt(252); the VaR is a 1-day loss in percent."""
+    if output.answer is None or feed.var_output is None or len(feed.outputs) != 2:
+        return ""
+    value = float(output.answer)
+    if output.index == feed.var_output:
+        return f"{value:.2f} % 1-day loss at 99 %"
+    daily = math.exp(value)
+    return f"{daily:.2f} % daily · {daily * math.sqrt(TRADING_DAYS):.1f} % annualised volatility"
+
+
 ENV.filters.update(utc=utc, duration=duration, short=_short)
+ENV.globals.update(human_units=human_units)
 
 
 def feed_charts(snapshot: Snapshot) -> dict[str, Any]:
@@ -95,7 +120,62 @@ def feed_charts(snapshot: Snapshot) -> dict[str, Any]:
                 "automargin": True,
             }
         charts[f"chart-{feed.id[2:14]}"] = {"data": data, "layout": layout}
+        if feed.backtest is not None:
+            charts[f"backtest-{feed.id[2:14]}"] = backtest_chart(feed)
     return charts
+
+
+def _time(timestamp: int) -> str:
+    """A unix time as plotly reads a date ("YYYY-MM-DD HH:MM:SS", UTC)."""
+    return utc(timestamp).removesuffix(" UTC")
+
+
+def _vertical_line(x: str) -> dict[str, Any]:
+    return {"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
+            "line": {"color": "#8a6100", "dash": "dot", "width": 1}}  # fmt: skip
+
+
+def backtest_chart(feed: FeedView) -> dict[str, Any]:
+    """A feed's VaR backtest: the band down to minus the VaR in force each day (published the
+    round before), the realised returns the reports carried, breaches (VaRBreached) marked,
+    and days the feed missed (BacktestGap) as dashed lines. x: each bar's close."""
+    assert feed.backtest is not None
+    days = feed.backtest.days
+    scored = [d for d in days if not d.gap and d.var_pct is not None]
+    breaches = [d for d in days if d.breached]
+    gaps = [d for d in days if d.gap]
+    hover = "round %{customdata}<br>%{x}<br>%{y:.3f} %<extra>%{fullData.name}</extra>"
+    data = [
+        {"type": "scatter", "mode": "lines", "name": "VaR 99 % as a loss (set the day before)",
+         "x": [_time(d.observed_at) for d in scored], "y": [-d.var_pct for d in scored],
+         "customdata": [d.round_id for d in scored], "hovertemplate": hover,
+         "line": {"shape": "hvh", "color": "#2f5bd3", "width": 1.5},
+         "fill": "tozeroy", "fillcolor": "rgba(47, 91, 211, 0.10)"},
+        {"type": "scatter", "mode": "lines+markers", "name": "realised return",
+         "x": [_time(d.observed_at) for d in days if d.realized_pct is not None],
+         "y": [d.realized_pct for d in days if d.realized_pct is not None],
+         "customdata": [d.round_id for d in days if d.realized_pct is not None],
+         "hovertemplate": hover, "line": {"color": "#67717d", "width": 1},
+         "marker": {"size": 5, "color": "#1d232b"}},
+        {"type": "scatter", "mode": "markers", "name": "breach",
+         "x": [_time(d.observed_at) for d in breaches], "y": [d.realized_pct for d in breaches],
+         "customdata": [d.round_id for d in breaches], "hovertemplate": hover,
+         "marker": {"symbol": "x", "size": 12, "color": "#b42318", "line": {"width": 2}}},
+        {"type": "scatter", "mode": "markers", "name": "missed day (gap, not scored)",
+         "x": [_time(d.observed_at) for d in gaps], "y": [0.0 for _ in gaps],
+         "customdata": [d.round_id for d in gaps], "hovertemplate": "round %{customdata}<br>"
+         "%{x}<br>gap: the bar before was not published<extra></extra>",
+         "marker": {"symbol": "diamond-open", "size": 11, "color": "#8a6100"}},
+    ]  # fmt: skip
+    layout = {
+        "height": 320,
+        "margin": {"l": 60, "r": 20, "t": 30, "b": 45},
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        "xaxis": {"type": "date", "title": {"text": "bar close (UTC)"}},
+        "yaxis": {"title": {"text": "1-day log return, %"}, "zeroline": True},
+        "shapes": [_vertical_line(_time(d.observed_at)) for d in gaps],
+    }
+    return {"data": data, "layout": layout}
 
 
 @dataclass(frozen=True)

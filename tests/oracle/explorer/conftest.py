@@ -4,6 +4,8 @@ One anvil of its own (the tests move its clock), the node tests' K=2 circuit, a 
 two feeds (ETH-USD maxAge 30 days, BTC-USD maxAge 6 days), three attesters (threshold 2), the
 real node publishing three proved rounds and then one round the oracle rejects
 (`UnauthorizedTransmitter`), an active model linked to a federated manifest and a retired one.
+The third round's ETH-USD bar falls 1 point below the VaR published the day before (a breach);
+BTC-USD skips a day before it (a gap in its backtest).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from oracle.chain.contracts import (
     ModelSpec,
     OracleStack,
     deploy_oracle,
+    feed_id,
     register_model,
     retire_model,
     send,
@@ -54,6 +57,7 @@ from tests.oracle.node.conftest import (
     write_config,
 )
 from tests.oracle.node.market import append_candle, write_candles
+from tests.oracle.node.test_backtest import next_day
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -70,6 +74,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = PROJECT_ROOT / "results" / "explorer"
 MAX_AGE = {"ETH-USD": 30 * 86_400, "BTC-USD": 6 * 86_400}
 ROUNDS = 3  # accepted rounds per feed
+BREACH_FEED, GAP_FEED = "ETH-USD", "BTC-USD"  # the third round: a breach day, a missed day
 ATTESTERS = 3
 REFRESH = 0.5  # seconds between the pages' polls
 
@@ -106,6 +111,17 @@ class Published:
 
 def _hex(value: int) -> str:
     return "0x" + value.to_bytes(32, "big").hex()
+
+
+def _breach_and_gap_day(stack: OracleStack, data: Path) -> None:
+    """ETH-USD's next bar loses 1 point more than its last published VaR (output 1); BTC-USD
+    gets two bars, so its next round does not follow its last observation."""
+    fid = feed_id(BREACH_FEED)
+    var_answer = stack.oracle.functions.latestRoundData(fid, 1).call()[1]
+    decimals = stack.oracle.functions.feeds(fid).call()[4]
+    next_day(data / f"{BREACH_FEED}.csv", -var_answer / 10**decimals - 1)
+    for seed in (7, 8):
+        append_candle(data / f"{GAP_FEED}.csv", seed=seed)
 
 
 @pytest.fixture(scope="session")
@@ -183,7 +199,9 @@ def published(tmp_path_factory: pytest.TempPathFactory, circuit: Circuit) -> Ite
                         Journal(config.journal))  # fmt: skip
             confirmed = []
             for day in range(ROUNDS + 1):
-                if day:
+                if day == ROUNDS - 1:
+                    _breach_and_gap_day(stack, data)
+                elif day:
                     for k, name in enumerate(FEEDS):
                         append_candle(data / f"{name}.csv", seed=100 * day + k)
                 if day == ROUNDS:  # the last round: the oracle refuses this transmitter
