@@ -77,12 +77,17 @@ class AttesterProcesses:
     """`proofcast attest serve` for each config, on free loopback ports; stopped on exit."""
 
     def __init__(
-        self, configs: Sequence[Path], password: str, log_dir: Path, ready_timeout: float = 60.0
+        self,
+        configs: Sequence[Path],
+        password: str,
+        log_dir: Path,
+        ready_timeout: float | None = None,
     ) -> None:
         self.configs = list(configs)
         self.password = password
         self.log_dir = log_dir
-        self.ready_timeout = ready_timeout  # seconds each process may take to answer /v1/health
+        # seconds each process may take to answer /v1/health (None: see `wait_ready`)
+        self.ready_timeout = ready_timeout
         self.procs: list[subprocess.Popen[bytes]] = []
         self.urls: list[str] = []
 
