@@ -46,7 +46,7 @@ from federated.manifest import load_manifest, load_round_model, metrics_hash
 from federated.simulation import simulate
 from models.data import PriceSeries, load_bundled
 from models.evaluation import evaluate, holdout_baselines
-from models.features import build_features
+from models.features import HISTORY_BARS, build_features
 from models.identity import model_hash
 from models.oracle_model import OUTPUT_NAMES, OracleModel
 from models.risk import RiskModel
@@ -91,7 +91,9 @@ VAR_OUTPUT = OUTPUT_NAMES.index("var99_pct")
 # Daily bars: a report stays usable for 26 h after its close (the heartbeat's scale: a day's
 # value cannot be held back and published days later); MarginEngine's staleness alike.
 DAILY_MAX_AGE = 26 * 3_600
-MARKET_HISTORY_DAYS = 60  # rows of each feed's CSV the node reads first (features need 23)
+# Rows of each feed's CSV before the first published day: every bar the features use
+# (models.features.HISTORY_BARS: the calibrated VaR's 500 scores), so no day is short of history.
+MARKET_HISTORY_DAYS = HISTORY_BARS
 # Consecutive business days the node publishes per feed, one round each: the on-chain ledger
 # scores every day's VaR on the next day's return, so 31 days leave 30 scored days.
 PUBLISHED_DAYS = 31
