@@ -20,10 +20,20 @@ from oracle.attest.processes import AttesterProcesses, AttesterSpec, write_attes
 from oracle.attest.server import MAX_CONNECTIONS, BackgroundServer, create_app
 from oracle.attest.wire import proposal_body_limit
 from oracle.node.keys import SigningKey
-from tests.oracle.attest.test_checks import CHAIN, END, FEEDS, ORACLE, SCALE, checker, propose
+from tests.oracle.attest.test_checks import (
+    CHAIN,
+    END,
+    FEEDS,
+    KEYS,
+    ORACLE,
+    SCALE,
+    SET,
+    checker,
+    propose,
+)
 from tests.oracle.node.market import write_candles
 
-KEY = SigningKey("0x" + "42" * 32)
+KEY: SigningKey = KEYS[0]  # the checker's own key (propose() carries its observation)
 TIMEOUT = 1.0  # the server's request deadline in these tests (10 s in production)
 
 
@@ -85,7 +95,7 @@ def raw(port: int, head: bytes, chunks: Iterable[bytes] = (), wait: float = 5.0)
 def test_nested_huge_and_garbage_bodies_are_refused_before_parsing(
     server: BackgroundServer, data: Path
 ) -> None:
-    limit = proposal_body_limit(2, 24)
+    limit = proposal_body_limit(2, 24, 16)
     # the measured attack (200 KB of nested JSON segfaulted `attest serve`): over the size cap
     nested = post(server, b"[" * 100_000 + b"]" * 100_000)
     assert nested.status_code == 413 and refusal(nested)["code"] == "BadProposal"
@@ -162,7 +172,8 @@ def test_feed_ids_cannot_forge_or_flood_log_lines(
     assert len(lines) == 2, lines
     assert "\n" not in lines[0] and "ETH-USD\\n2026-01-31" in lines[0]
     assert len(lines[1]) < 300 and "40000 characters" in lines[1]
-    assert post(server, with_feed("E" * 100_000).encode()).status_code == 413
+    measured = post(server, with_feed("E" * 100_000).encode())  # froze an attester 5.5 minutes
+    assert measured.status_code == 422 and "100000 characters" in refusal(measured)["detail"]
 
 
 def test_attest_serve_process_survives_the_measured_attacks(tmp_path: Path, data: Path) -> None:
@@ -171,7 +182,7 @@ def test_attest_serve_process_survives_the_measured_attacks(tmp_path: Path, data
     newline. It stays up, keeps signing, and its log has no forged line."""
     spec = AttesterSpec(tmp_path / "attester", {n: f"{n}.csv" for n in FEEDS}, key=KEY)
     shutil.copytree(data, spec.data_dir)
-    config = write_attester(spec, CHAIN, ORACLE, 2, SCALE, "pw")
+    config = write_attester(spec, CHAIN, ORACLE, 2, SCALE, "pw", attesters=SET, threshold=2)
     with AttesterProcesses([config], "pw", tmp_path / "logs") as procs:
         url = procs.urls[0]
         attest = f"{url}/v1/attest"
