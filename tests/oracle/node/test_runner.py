@@ -99,7 +99,7 @@ def test_one_attester_offline_still_publishes_two_do_not(deployment: Deployment)
     append_candle(deployment.data_dir / f"{FEEDS[1]}.csv", seed=4)
     second = node.tick()
     assert second.round is not None and second.round.state == J.ABANDONED
-    assert "1 of 2 attester signatures" in (second.round.error or "")
+    assert "2 of 3 attester observations agree" in (second.round.error or "")
     assert "unreachable" in (second.round.error or "")
     assert second.round.proof_hex is None  # nothing proved without the attestation
     assert onchain_rounds(deployment) == [1, 1]
