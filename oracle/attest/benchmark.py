@@ -52,6 +52,7 @@ from models.volatility import fit_volatility
 from oracle.attest.report import BAR_FIELDS, canonical_slot
 
 FEEDS = {"sp500": "S&P 500", "aapl": "AAPL", "msft": "MSFT", "ibm": "IBM"}
+SCENARIOS = ("demo", "noisy")
 TRAIN_FRACTION = 0.7
 BARS = 24
 ENDS_BACK = (0, 60, 120, 250)  # the 24 bars end this many bars before the series' last
@@ -167,7 +168,7 @@ class Worst:
             "var_up_pct": float(self.up[1]),
             "var_down_pct": float(self.down[1]),
             "input_freedom_bps": freedom_bps,
-            "var_pct_per_bps": float(worst[1] / freedom_bps) if freedom_bps else 0.0,
+            "var_pct_per_bps": abs(float(worst[1] / freedom_bps)) if freedom_bps else 0.0,
         }
 
 
@@ -311,7 +312,8 @@ def run_steering_benchmark(
 
 
 def _cell(w: dict[str, Any], key: str) -> str:
-    return f"{w[f'{key}_up_pct']:+.1f} / {w[f'{key}_down_pct']:+.1f}"
+    up, down = w[f"{key}_up_pct"], w[f"{key}_down_pct"]
+    return f"{round(up, 1) + 0.0:+.1f} / {round(min(down, 0.0), 1) + 0.0:+.1f}"
 
 
 def render_markdown(report: dict[str, Any], scenarios: Sequence[str]) -> str:
