@@ -333,6 +333,26 @@ def bench_models(
     console.print(f"results in {out}/models.{{md,json}} and {out}/models_*.png")
 
 
+@bench.command("steering")
+def bench_steering(
+    scenarios: Annotated[
+        str, typer.Option(help="Comma-separated honest-data scenarios: demo, noisy.")
+    ] = "demo,noisy",
+    out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
+) -> None:
+    """How far a transmitter (alone, or with one attester) moves the VaR and vol: the old
+    10 bps tolerance rule vs the canonical rule, on the demo feeds (greedy search)."""
+    from oracle.attest.benchmark import SCENARIOS, run_steering_benchmark
+
+    names = [s.strip() for s in scenarios.split(",") if s.strip()]
+    unknown = [s for s in names if s not in SCENARIOS]
+    if unknown or not names:
+        raise typer.BadParameter(f"--scenarios: use some of {', '.join(SCENARIOS)}")
+    run_steering_benchmark(out, names, progress=console.log)
+    console.print((out / "steering.md").read_text())
+    console.print(f"results in {out}/steering.{{md,json}}")
+
+
 @bench.command("node")
 def bench_node(
     feeds: Annotated[int, typer.Option(help="Feeds per proof (K).")] = 2,

@@ -29,7 +29,7 @@ def attest_serve(
     from oracle.attest.checks import Checker
     from oracle.attest.config import load_attester_config
     from oracle.attest.server import create_app, serve
-    from oracle.chain.contracts import config_version_reader
+    from oracle.chain.contracts import attester_set_reader, config_version_reader
     from oracle.node.cli import _env_with_password
     from oracle.node.keys import RedactKeysFilter, load_key
     from oracle.node.sources import CsvDirectorySource
@@ -54,6 +54,9 @@ def attest_serve(
         chain_config_version=None
         if cfg.rpc_url is None
         else config_version_reader(cfg.rpc_url, cfg.policy.oracle),
+        chain_attester_set=None
+        if cfg.rpc_url is None
+        else attester_set_reader(cfg.rpc_url, cfg.policy.oracle),
     )
     logger.info(
         "attester %s for oracle %s on chain %d: %s from %s, listening on %s:%d",

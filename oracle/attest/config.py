@@ -12,6 +12,10 @@ output_scale = 13               # the circuit's output scale (fixed point of rea
 tolerance_bps = 10              # max difference of any proposed OHLC value from ours
 rpc_url = "http://127.0.0.1:8545"  # read the oracle's configVersion: sign only the current one
 signature_ttl = 600             # sign only reports whose validUntil is at most this far ahead
+# Whose observations count: read from the oracle (attesters(), threshold()) with rpc_url, else:
+attesters = ["0x...", "0x..."]  # the oracle's attester set
+threshold = 2                   # its threshold t = f + 1
+min_observations = 0            # observations a proposal must carry (0: 2t - 1 = 2f + 1)
 
 [source]
 directory = "data/attester-1"   # this attester's own copy of the market data
@@ -46,6 +50,9 @@ _ATTESTER_KEYS: dict[str, tuple[type, bool]] = {
     "output_scale": (int, False),
     "rpc_url": (str, False),
     "signature_ttl": (int, False),
+    "attesters": (list, False),
+    "threshold": (int, False),
+    "min_observations": (int, False),
 }
 _SOURCE_KEYS: dict[str, tuple[type, bool]] = {"directory": (str, True), "calendar": (str, False)}
 _FEED_KEYS: dict[str, tuple[type, bool]] = {"name": (str, True), "file": (str, True)}
@@ -85,6 +92,17 @@ def load_attester_config(path: Path, port: int | None = None) -> AttesterConfig:
         raise ConfigError("attester.max_move_sigmas: must be >= 0 (0 disables)")
     if a.get("signature_ttl", 600) <= 0:
         raise ConfigError("attester.signature_ttl: must be positive (seconds)")
+    members = a.get("attesters", [])
+    for i, member in enumerate(members):
+        if not isinstance(member, str) or not Web3.is_address(member):
+            raise ConfigError(f"attester.attesters[{i}]: {member!r} is not an address")
+    if a.get("threshold", 0) < 0 or a.get("min_observations", 0) < 0:
+        raise ConfigError("attester.threshold and attester.min_observations must be >= 0")
+    if "rpc_url" not in a and not (members and a.get("threshold", 0) > 0):
+        raise ConfigError(
+            "attester: set rpc_url (the attester set is read from the oracle) or attesters and "
+            "threshold (whose observations a proposal must carry)"
+        )
     port = a.get("port", 8701) if port is None else port
     if not 0 <= port < 65536:
         raise ConfigError(f"attester.port: {port} is not a TCP port")
@@ -108,6 +126,9 @@ def load_attester_config(path: Path, port: int | None = None) -> AttesterConfig:
         max_move_sigmas=a.get("max_move_sigmas", 12.0),
         output_scale=a.get("output_scale", 13),
         max_signature_ttl=a.get("signature_ttl", 600),
+        attesters=tuple(Web3.to_checksum_address(m) for m in members),
+        threshold=a.get("threshold", 0),
+        min_observations=a.get("min_observations", 0),
     )
     return AttesterConfig(
         policy=policy,

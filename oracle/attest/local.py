@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 from eth_account import Account
@@ -21,7 +22,10 @@ def attester_keys(n: int) -> list[SigningKey]:
 
 
 class LocalAttesters:
-    """One attester per entry of `data_dirs` (its own copy of the data), all for `oracle`."""
+    """One attester per entry of `data_dirs` (its own copy of the data), all for `oracle`.
+
+    Observations count from the policy's attesters (default: these attesters' keys) with the
+    policy's threshold (default: `threshold`), as the oracle would have them."""
 
     def __init__(
         self,
@@ -30,8 +34,14 @@ class LocalAttesters:
         feeds: Sequence[str],
         calendar: str = "daily",
         keys: Sequence[SigningKey] | None = None,
+        threshold: int = 2,
     ) -> None:
         self.keys = list(keys) if keys is not None else attester_keys(len(data_dirs))
+        policy = replace(
+            policy,
+            attesters=policy.attesters or tuple(k.address for k in self.keys),
+            threshold=policy.threshold or threshold,
+        )
         feed_configs = tuple(FeedConfig(f, f"{f}.csv", max_move_sigmas=0) for f in feeds)
         self.checkers = [
             Checker(policy, feed_configs, CsvDirectorySource(d, calendar=calendar))

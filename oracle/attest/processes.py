@@ -48,9 +48,12 @@ def write_attester(
     password: str,
     output_scale: int = 13,
     rpc_url: str | None = None,
+    attesters: Sequence[str] = (),
+    threshold: int = 0,
 ) -> Path:
     """Write `spec`'s keystore and config.toml; returns the config path. With `rpc_url` the
-    attester reads the oracle's configVersion and signs only that one."""
+    attester reads the oracle's configVersion and attester set, and signs only for those;
+    without, `attesters` and `threshold` name whose observations count."""
     spec.directory.mkdir(parents=True, exist_ok=True)
     write_keystore(spec.key, spec.directory / "keystore.json", password)
     feeds = "".join(
@@ -66,6 +69,8 @@ def write_attester(
         f"input_scale = {input_scale}\n"
         f"output_scale = {output_scale}\n"
         + (f'rpc_url = "{rpc_url}"\n' if rpc_url else "")
+        + (f"attesters = [{', '.join(repr(a) for a in attesters)}]\n" if attesters else "")
+        + (f"threshold = {threshold}\n" if threshold else "")
         + f"tolerance_bps = {spec.tolerance_bps}\n"
         "\n[source]\n"
         'directory = "data"\n' + feeds

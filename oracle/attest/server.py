@@ -1,16 +1,22 @@
 """The attester's HTTP endpoint (FastAPI, served by uvicorn).
 
-    POST /v1/attest   a proposal (report.Proposal.to_json)
+    POST /v1/observe  {"chain_id", "oracle", "feeds": [name, ...], "bars": N}
+        200 {"signer", "observations": [{feed, dates, open, high, low, close}], "signature",
+             "refusals": [...]}   this attester's own last N bars of each feed it can read,
+                                  signed (report.sign_observation); the others refused by name
+        422 {"signer", "refusals": [...]}                   wrong domain, nothing observable
+    POST /v1/attest   a proposal (report.Proposal.to_json) carrying >= 2f+1 observations
         200 {"signer", "signature", "digest"}              every check passed: signed
         422 {"signer", "refusals": [{code, feed, detail}]}  refused, with every reason
         400 / 413 {"signer", "refusals": [BadProposal]}     not JSON, nested too deep, too large
     GET  /v1/health   {"signer", "chain_id", "oracle", "slots", "feeds"}
 
 A peer cannot make it crash, stall or grow: the body is capped (`proposal_body_limit` of the
-policy's slots and bars; Content-Length checked first, then while reading) and its nesting depth
-counted before `json.loads`; slot and bar counts are checked before any feature is computed;
-headers and body must arrive within `REQUEST_TIMEOUT` seconds; at most `MAX_CONNECTIONS`
-connections are served at once; untrusted strings are escaped and cut before they are logged.
+policy's slots, bars and `max_observations`; `observe_request_limit`; Content-Length checked
+first, then while reading) and its nesting depth counted before `json.loads`; slot, bar and
+observation counts are checked before any feature is computed or signature recovered; headers
+and body must arrive within `REQUEST_TIMEOUT` seconds; at most `MAX_CONNECTIONS` connections are
+served at once; untrusted strings are escaped and cut before they are logged.
 The key is held in a `SigningKey` (repr redacted) and never logged or returned.
 """
 
@@ -28,8 +34,15 @@ from starlette.requests import ClientDisconnect
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from oracle.attest.checks import Checker, CheckPolicy, Refusal
-from oracle.attest.report import Proposal, ProposalError, digest, sign_report
-from oracle.attest.wire import NAME_CHARS, TooLarge, WireError, loggable, parse_json
+from oracle.attest.report import Proposal, ProposalError, digest, sign_observation, sign_report
+from oracle.attest.wire import (
+    NAME_CHARS,
+    TooLarge,
+    WireError,
+    loggable,
+    observe_request_limit,
+    parse_json,
+)
 from oracle.attest.wire import proposal_body_limit as body_limit
 from oracle.node.keys import SigningKey
 
@@ -45,7 +58,12 @@ def create_app(checker: Checker, key: SigningKey) -> FastAPI:
     """The attester API for `checker`'s policy, signing with `key`."""
     app = FastAPI(title="Proofcast attester", docs_url=None, redoc_url=None, openapi_url=None)
     policy = checker.policy
-    max_bytes = body_limit(policy.slots, policy.bars)
+    if checker.address is None:
+        checker.address = key.address
+    elif checker.address.lower() != key.address.lower():
+        raise ValueError(f"checker is for {checker.address}, the key is {key.address}")
+    max_bytes = body_limit(policy.slots, policy.bars, policy.max_observations)
+    observe_bytes = observe_request_limit(policy.slots)
 
     def refuse(status: int, *refusals: Refusal) -> JSONResponse:
         for r in refusals:
@@ -64,6 +82,37 @@ def create_app(checker: Checker, key: SigningKey) -> FastAPI:
             "slots": policy.slots,
             "feeds": sorted(checker.feeds),
         }
+
+    @app.post("/v1/observe")
+    async def observe(request: Request) -> JSONResponse:
+        try:
+            body = await read_body(request, observe_bytes)
+            payload = parse_json(body, observe_bytes)
+        except TooLarge as exc:
+            return refuse(413, Refusal("BadProposal", None, f"body too large: {exc}"))
+        except WireError as exc:
+            return refuse(400, Refusal("BadProposal", None, str(exc)))
+        except ClientDisconnect:
+            return refuse(400, Refusal("BadProposal", None, "client disconnected mid-body"))
+        request_refusal = observe_request_refusal(payload, policy)
+        if request_refusal is not None:
+            return refuse(422, request_refusal)
+        observed, refusals = await run_in_threadpool(
+            checker.observe, payload["feeds"], payload["bars"]
+        )
+        for r in refusals:
+            log.warning("not observed: %s", loggable(r))
+        if not observed:
+            return refuse(422, *refusals)
+        signed = sign_observation(key.reveal(), policy.chain_id, policy.oracle, observed)
+        log.info(
+            "observed %s to %s",
+            loggable(", ".join(signed.feeds)),
+            ", ".join(str(s.dates[-1]) for _, s in observed),
+        )
+        return JSONResponse(
+            content={**signed.to_json(), "refusals": [r.to_json() for r in refusals]}
+        )
 
     @app.post("/v1/attest")
     async def attest(request: Request) -> JSONResponse:
@@ -123,11 +172,67 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+def observe_request_refusal(payload: Any, policy: CheckPolicy) -> Refusal | None:
+    """An observation request for another oracle or chain, or not of the form
+    {chain_id, oracle, feeds: [at most K names], bars: int}."""
+    if not isinstance(payload, dict):
+        return Refusal("BadProposal", None, "an observation request is a JSON object")
+    chain_id, oracle = payload.get("chain_id"), payload.get("oracle")
+    if (
+        chain_id != policy.chain_id
+        or not isinstance(oracle, str)
+        or oracle.lower() != (policy.oracle.lower())
+    ):
+        return Refusal(
+            "WrongDomain",
+            None,
+            f"request is for oracle {loggable(oracle, NAME_CHARS)} on chain "
+            f"{loggable(chain_id, NAME_CHARS)}; this attester observes for {policy.oracle} on "
+            f"chain {policy.chain_id}",
+        )
+    feeds, bars = payload.get("feeds"), payload.get("bars")
+    if (
+        not isinstance(feeds, list)
+        or not 0 < len(feeds) <= policy.slots
+        or not all(isinstance(f, str) and 0 < len(f) <= NAME_CHARS for f in feeds)
+    ):
+        return Refusal(
+            "BadProposal",
+            None,
+            f"feeds must be 1 to {policy.slots} names of at most {NAME_CHARS} characters",
+        )
+    if not isinstance(bars, int) or isinstance(bars, bool):
+        return Refusal("BadBars", None, "bars must be an integer")
+    return None
+
+
 def shape_refusal(payload: Any, policy: CheckPolicy) -> Refusal | None:
     """Refuse a proposal with more slots than the circuit's K, a feed name longer than
-    `NAME_CHARS`, or a bar list longer than the policy's bars, before any work on it."""
+    `NAME_CHARS`, a bar list longer than the policy's bars, more observations than
+    `max_observations` or an observation of more than K feeds, before any work on it."""
     if not isinstance(payload, dict) or not isinstance(payload.get("slots"), list):
         return None  # Proposal.from_json names what is wrong
+    observations = payload.get("observations")
+    if isinstance(observations, list):
+        if len(observations) > policy.max_observations:
+            return Refusal(
+                "TooManyObservations",
+                None,
+                f"{len(observations)} observations, at most {policy.max_observations}",
+            )
+        for i, o in enumerate(observations):
+            inner = o.get("observations") if isinstance(o, dict) else None
+            if not isinstance(inner, list):
+                continue
+            if len(inner) > policy.slots:
+                return Refusal(
+                    "BadProposal", None, f"observations[{i}] holds {len(inner)} feeds (K = "
+                    f"{policy.slots})"
+                )  # fmt: skip
+            for item in inner:
+                refusal = _bars_too_long(item, policy, f"observations[{i}]")
+                if refusal is not None:
+                    return refusal
     slots = payload["slots"]
     if len(slots) != policy.slots:
         return Refusal("SlotCount", None, f"{len(slots)} slots, the circuit has {policy.slots}")
@@ -139,17 +244,29 @@ def shape_refusal(payload: Any, policy: CheckPolicy) -> Refusal | None:
             return Refusal(
                 "BadProposal", None, f"slots[{k}].feed is {len(feed)} characters (max {NAME_CHARS})"
             )
-        bars = slot.get("bars")
-        if not isinstance(bars, dict):
-            continue
-        for field, values in bars.items():
-            if isinstance(values, list) and len(values) > policy.bars:
-                return Refusal(
-                    "BadBars",
-                    feed if isinstance(feed, str) else None,
-                    f"bars.{loggable(field, NAME_CHARS)}: {len(values)} values, "
-                    f"expected {policy.bars}",
-                )
+        refusal = _bars_too_long(slot.get("bars"), policy, f"slots[{k}]")
+        if refusal is not None:
+            return refusal
+    return None
+
+
+def _bars_too_long(bars: Any, policy: CheckPolicy, where: str) -> Refusal | None:
+    """A bar list (any field of `bars`) longer than the policy's bars; a feed name too long."""
+    if not isinstance(bars, dict):
+        return None
+    feed = bars.get("feed")
+    if isinstance(feed, str) and len(feed) > NAME_CHARS:
+        return Refusal(
+            "BadProposal", None, f"{where}.feed is {len(feed)} characters (max {NAME_CHARS})"
+        )
+    for field, values in bars.items():
+        if isinstance(values, list) and len(values) > policy.bars:
+            return Refusal(
+                "BadBars",
+                loggable(feed, NAME_CHARS) if isinstance(feed, str) else None,
+                f"{where}.{loggable(field, NAME_CHARS)}: {len(values)} values, "
+                f"expected {policy.bars}",
+            )
     return None
 
 

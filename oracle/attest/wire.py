@@ -95,10 +95,28 @@ def parse_json(data: bytes, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
         raise NotJson(f"not JSON: {loggable(str(exc), 120)}") from None
 
 
-def proposal_body_limit(slots: int, bars: int) -> int:
-    """The largest proposal body an attester reads: 8 KiB plus 256 bytes per bar of every slot
-    (an honest bar takes about 70 bytes; K = 4 feeds of 531 bars: 539 KiB)."""
-    return 8 * 1024 + slots * bars * 256
+PROPOSED_BAR_BYTES = 256  # an honest proposed bar takes about 100 bytes of JSON
+OBSERVED_BAR_BYTES = 160  # an honest observed bar (date and OHLC) 60 to 100 bytes
+
+
+def proposal_body_limit(slots: int, bars: int, observations: int = 0) -> int:
+    """The largest proposal body an attester reads: 8 KiB, 256 bytes per proposed bar of every
+    slot, and per observation it carries 1 KiB (signer, signature) plus 160 bytes per observed
+    bar of every slot. K = 4 feeds of 531 bars with 4 observations: 1.9 MiB."""
+    per_observation = 1024 + slots * bars * OBSERVED_BAR_BYTES
+    return 8 * 1024 + slots * bars * PROPOSED_BAR_BYTES + observations * per_observation
+
+
+def observation_reply_limit(feeds: int, bars: int) -> int:
+    """The largest reply to an observation request the node reads: one observation (4 KiB for
+    signer, signature and up to K refusals) plus 160 bytes per observed bar."""
+    return 4 * 1024 + feeds * bars * OBSERVED_BAR_BYTES
+
+
+def observe_request_limit(slots: int) -> int:
+    """The largest observation request an attester reads: 1 KiB plus one quoted, escaped feed
+    name per slot (a name is at most NAME_CHARS characters, up to 6 bytes each escaped)."""
+    return 1024 + slots * (NAME_CHARS * 6 + 4)
 
 
 def loggable(value: object, limit: int = LOG_CHARS) -> str:

@@ -455,6 +455,33 @@ def config_version_reader(rpc_url: str, oracle: str, timeout: float = 5.0) -> Ca
     return lambda: int(contract.functions.configVersion().call())
 
 
+def attester_set_reader(
+    rpc_url: str, oracle: str, timeout: float = 5.0
+) -> Callable[[], tuple[tuple[str, ...], int]]:
+    """A function that reads `oracle`'s current attester set and threshold (two eth_calls):
+    attesters count only observations by the chain's attesters."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    abi = [
+        {
+            "name": "attesters",
+            "type": "function",
+            "stateMutability": "view",
+            "inputs": [],
+            "outputs": [{"name": "", "type": "address[]"}],
+        },
+        {
+            "name": "threshold",
+            "type": "function",
+            "stateMutability": "view",
+            "inputs": [],
+            "outputs": [{"name": "", "type": "uint8"}],
+        },
+    ]
+    contract = w3.eth.contract(address=Web3.to_checksum_address(oracle), abi=abi)
+    fns = contract.functions
+    return lambda: (tuple(fns.attesters().call()), int(fns.threshold().call()))
+
+
 def var_output(outputs_per_feed: int) -> int:
     """The backtested output: Proofcast's models publish [log vol %, 99 % VaR %] per feed, so
     the VaR is output 1 of 2; a one-output circuit has none (`NO_BACKTEST`)."""

@@ -75,6 +75,9 @@ class NodeConfig:
     calendar: str = "business"  # which days a gap check expects: "business" or "daily"
     attesters: tuple[str, ...] = ()  # attester endpoints (http://host:port)
     attest_timeout_seconds: float = 10.0
+    # signed observations a report is built from; 0: 2t - 1 (2f + 1) for the chain's threshold
+    # t (attesters require the same number: attester.min_observations)
+    min_observations: int = 0
     priority_fee_gwei: float = 1.0  # EIP-1559 tip of a first submission
     max_fee_gwei: float = 500.0  # cap on maxFeePerGas, bumps included
     fee_bump_blocks: int = 3  # replace a submission not mined within this many blocks
@@ -118,6 +121,7 @@ _NODE_KEYS: dict[str, tuple[type, bool]] = {
     "gas_limit_margin": (float, False),
     "attesters": (list, False),
     "attest_timeout_seconds": (float, False),
+    "min_observations": (int, False),
     "priority_fee_gwei": (float, False),
     "max_fee_gwei": (float, False),
     "fee_bump_blocks": (int, False),
@@ -247,6 +251,8 @@ def _build(path: Path, node_table: Any, source_table: Any, feed_tables: Any) -> 
     node["attesters"] = tuple(urls)
     if node.get("attest_timeout_seconds", 1.0) <= 0:
         raise ConfigError("node.attest_timeout_seconds: must be > 0")
+    if node.get("min_observations", 0) < 0:
+        raise ConfigError("node.min_observations: must be >= 0 (0: 2f+1 from the threshold)")
     if node.get("fee_bump_percent", 12.5) < 10:
         raise ConfigError("node.fee_bump_percent: must be >= 10 (nodes refuse smaller bumps)")
     if node.get("fee_bump_blocks", 3) < 1:

@@ -1,6 +1,8 @@
 """The node loop: observe -> decide -> attest -> prove -> sign+journal -> broadcast -> confirm.
 
-Attest: the round's bars go to every attester (oracle.attest); the proof is made only on the
+Attest, two phases (oracle.attest): every attester returns its signed observation of the due
+feeds; the report's bars and features are the canonical rule over at least 2f+1 of them (no
+choice is left to the node); the attesters sign it only if it is. The proof is made only on the
 features whose commitment threshold attesters signed, for exactly the feeds and observation
 times they signed. One round at a time. Each step is journaled before the next begins, and
 `recover` finishes or abandons whatever a previous process left unfinished before anything new
@@ -29,8 +31,9 @@ from circuits.artifacts import CircuitArtifacts
 from circuits.layout import InstanceLayout
 from circuits.manifest import check_manifest
 from circuits.pipeline import prove, witness_outputs
-from oracle.attest.client import AttesterClient
-from oracle.attest.report import SIGNATURE_TTL, bars_from_json, bars_to_json, build_proposal
+from oracle.attest.checks import quorum
+from oracle.attest.client import AttesterClient, select_observations
+from oracle.attest.report import SIGNATURE_TTL, NotCanonicalError, bars_to_json, canonical_proposal
 from oracle.chain.contracts import SlotReport
 from oracle.node import journal as J
 from oracle.node.config import NodeConfig
@@ -336,25 +339,51 @@ class Node:
         return rnd
 
     def _attest(self, rnd: Round) -> Round:
-        """Ask every attester to check the round's bars; proceed with `threshold` signatures.
+        """Gather signed observations, propose the canonical report, proceed with `threshold`
+        signatures.
 
-        A feed the attesters refuse (their data disagrees, or the bar is not their latest) is
-        left out and the rest proposed again, so one bad feed never blocks the others."""
+        A feed too few attesters observe alike, or one the attesters refuse (their data
+        disagrees, or the bar is not their latest), is left out and the rest proposed again, so
+        one bad feed never blocks the others."""
         config = self._rpc("attester config", self.publisher.attester_config)
-        while True:
-            proposal, features = build_proposal(
-                chain_id=self.chain_id,
-                oracle=self.config.oracle_address,
-                config_version=config.version,
-                input_scale=self.manifest.input_scale,
-                output_scale=self.manifest.output_scale,
-                # The contract checks expiry against block time: in the node's own "now".
-                valid_until=int(self.clock()) + SIGNATURE_TTL,
-                slots=[
-                    None if bars is None else (name, bars_from_json(name, bars))
-                    for name, bars in zip(rnd.feeds, _round_bars(rnd), strict=True)
-                ],
+        need = self.config.min_observations or quorum(config.threshold)
+        bars = max(len(b["dates"]) for b in _round_bars(rnd) if b is not None)
+        observed = self.attestors.observe(
+            self.chain_id, self.config.oracle_address, rnd.due_feeds, bars, need, config.attesters
+        )
+        for line in observed.describe():
+            log.info("round %d observer %s", rnd.id, line)
+        used, left_out = select_observations(observed.valid, rnd.due_feeds, need)
+        if not used:
+            return self._end(
+                rnd,
+                J.ABANDONED,
+                error=f"{len(observed.valid)} of {need} attester observations agree: "
+                + "; ".join(observed.describe()),
             )
+        while True:
+            if left_out:
+                for feed in left_out:
+                    log.error("round %d: feed %s left out: attesters refused it", rnd.id, feed)
+                    self.metrics.inc("proofcast_errors_total", kind="attest")
+                due = [d and f not in left_out for f, d in zip(rnd.feeds, rnd.due, strict=True)]
+                if not any(due):
+                    return self._end(rnd, J.ABANDONED, error="attesters refused every feed")
+                rnd = self.journal.update(rnd.id, due=due)
+            try:
+                proposal, features = canonical_proposal(
+                    chain_id=self.chain_id,
+                    oracle=self.config.oracle_address,
+                    config_version=config.version,
+                    input_scale=self.manifest.input_scale,
+                    output_scale=self.manifest.output_scale,
+                    feeds=rnd.slots,
+                    observations=used,
+                    # The contract checks expiry against block time: in the node's own "now".
+                    valid_until=int(self.clock()) + SIGNATURE_TTL,
+                )
+            except NotCanonicalError as exc:
+                return self._end(rnd, J.ABANDONED, error=f"observations unusable: {exc}")
             outcome = self.attestors.collect(proposal, config.threshold, config.attesters)
             for line in outcome.describe():
                 log.info("round %d attester %s", rnd.id, line)
@@ -369,6 +398,7 @@ class Node:
                         "commitment": str(proposal.commitment),
                         "signatures": [sig.hex() for sig in outcome.signatures],
                         "signers": list(outcome.signers),
+                        "observers": [o.signer for o in used],
                         "outcomes": outcome.describe(),
                     },
                 )
@@ -380,13 +410,6 @@ class Node:
                     error=f"{len(outcome.signatures)} of {config.threshold} attester signatures: "
                     + "; ".join(outcome.describe()),
                 )
-            for feed in left_out:
-                log.error("round %d: feed %s left out: attesters refused it", rnd.id, feed)
-                self.metrics.inc("proofcast_errors_total", kind="attest")
-            due = [d and f not in left_out for f, d in zip(rnd.feeds, rnd.due, strict=True)]
-            if not any(due):
-                return self._end(rnd, J.ABANDONED, error="attesters refused every feed")
-            rnd = self.journal.update(rnd.id, due=due)
 
     def _prove(self, rnd: Round) -> Round:
         features = np.asarray(rnd.features, dtype=np.float64)

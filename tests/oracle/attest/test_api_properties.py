@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from oracle.attest.report import Proposal, digest
 from oracle.attest.server import BackgroundServer, create_app
 from oracle.node.keys import SigningKey
-from tests.oracle.attest.test_checks import CHAIN, END, FEEDS, ORACLE, checker, propose
+from tests.oracle.attest.test_checks import CHAIN, END, FEEDS, KEYS, ORACLE, checker, propose
 from tests.oracle.node.market import write_candles
 
-KEY = SigningKey("0x" + "17" * 32)
+KEY: SigningKey = KEYS[0]  # the checker's own key (propose() carries its observation)
 REFUSED = {400, 413, 422}
 PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

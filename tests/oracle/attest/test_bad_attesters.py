@@ -1,28 +1,31 @@
-"""The node's attester client against misbehaving attesters (real HTTP servers on loopback):
-every hostile reply becomes that attester's error, never a crash, and the honest attesters'
-signatures still reach the threshold."""
+"""The node's attester client against misbehaving attesters (real HTTP servers on loopback), in
+both phases: every hostile reply becomes that attester's error, never a crash, the honest
+attesters' observations make the canonical report (a member's lie is outvoted by the median)
+and their signatures still reach the threshold."""
 
 from __future__ import annotations
 
 import datetime as dt
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from oracle.attest.client import AttesterClient
 from oracle.attest.local import LocalAttesters, attester_keys
-from tests.oracle.attest.bad_attesters import BEHAVIOURS, BadAttester
-from tests.oracle.attest.test_checks import FEEDS
+from oracle.attest.report import canonical_proposal
+from tests.oracle.attest.bad_attesters import BEHAVIOURS, OBSERVE_BEHAVIOURS, BadAttester
+from tests.oracle.attest.test_checks import CHAIN, FEEDS, ORACLE, SCALE
 from tests.oracle.attest.test_client import POLICY, proposal_from
 from tests.oracle.node.market import write_candles
 
 
 @pytest.fixture
 def honest_dirs(tmp_path: Path) -> list[Path]:
-    """Two honest attesters' copies of the same data."""
+    """Three honest attesters' copies of the same data."""
     out = []
-    for i in range(2):
+    for i in range(3):
         out.append(tmp_path / f"a{i}")
         out[-1].mkdir()
         for seed, name in enumerate(FEEDS):
@@ -31,10 +34,10 @@ def honest_dirs(tmp_path: Path) -> list[Path]:
 
 
 def test_every_bad_attester_behaviour_at_once_is_survived(honest_dirs: list[Path]) -> None:
-    proposal = proposal_from(honest_dirs[0])
     bad_keys = attester_keys(len(BEHAVIOURS))
     with ExitStack() as stack:
-        honest = stack.enter_context(LocalAttesters(honest_dirs, POLICY, FEEDS))
+        honest = stack.enter_context(LocalAttesters(honest_dirs[:2], POLICY, FEEDS, threshold=1))
+        proposal = proposal_from(list(zip(honest.keys, honest_dirs, strict=False)))
         bad = [
             stack.enter_context(BadAttester(behaviour, key))
             for behaviour, key in zip(BEHAVIOURS, bad_keys, strict=True)
@@ -54,6 +57,34 @@ def test_every_bad_attester_behaviour_at_once_is_survived(honest_dirs: list[Path
         # The oracle's threshold (2): the honest pair is enough, whatever the others send.
         outcome = client.collect(proposal, 2, allowed)
         assert outcome.reached and set(outcome.signers) == set(honest.addresses)
+
+
+def test_every_bad_attester_behaviour_in_the_observe_phase(honest_dirs: list[Path]) -> None:
+    """f + 1 = 2 signatures, 2f + 1 = 3 observations; the bad attesters hold keys of the set
+    (other_report signs a 5 % lie about real data with its registered key)."""
+    bad_keys = attester_keys(len(BEHAVIOURS))
+    with ExitStack() as stack:
+        honest_keys = attester_keys(3)
+        members = tuple(k.address for k in (*bad_keys, *honest_keys))
+        policy = replace(POLICY, attesters=members, threshold=2)
+        honest = stack.enter_context(LocalAttesters(honest_dirs, policy, FEEDS, keys=honest_keys))
+        bad = [
+            stack.enter_context(BadAttester(behaviour, key, data=honest_dirs[0]))
+            for behaviour, key in zip(BEHAVIOURS, bad_keys, strict=True)
+        ]
+        client = AttesterClient([b.url for b in bad] + honest.urls, timeout=3)
+        observed = client.observe(CHAIN, ORACLE, FEEDS, 24, len(client.urls), members)
+        for attester, reply in zip(bad, observed.replies, strict=False):
+            line = reply.describe()
+            assert OBSERVE_BEHAVIOURS[attester.behaviour] in line, (attester.behaviour, line)
+            assert "\n" not in line and len(line) < 600, (attester.behaviour, line[:300])
+        signers = [o.signer for o in observed.valid]
+        assert set(signers) == {*honest.addresses, bad_keys[6].address}  # + other_report's
+        proposal = canonical_proposal(
+            CHAIN, ORACLE, 1, SCALE, FEEDS, observed.valid, output_scale=13
+        )[0]  # the lower median of four: honest whatever the liar says
+        outcome = client.collect(proposal, 2, members)
+        assert outcome.reached and set(outcome.signers) <= set(honest.addresses)
 
 
 @pytest.mark.parametrize(

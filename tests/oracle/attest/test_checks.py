@@ -1,5 +1,6 @@
 """An attester's checks on real CSV data with the shared feature function: what it signs and
-every reason it refuses (each refusal names the feed and, for data, the bar)."""
+every reason it refuses (each refusal names the feed and, for data, the bar). Proposals carry
+three signed observations (KEYS; the checker is KEYS[0]): quorum 2f+1 = 3 for threshold 2."""
 
 from __future__ import annotations
 
@@ -18,12 +19,15 @@ from oracle.attest.report import (
     FIELD_MODULUS,
     Proposal,
     ProposalError,
+    SignedObservation,
     bars_from_json,
     bars_to_json,
     build_proposal,
     close_time,
+    sign_observation,
 )
 from oracle.node.config import FeedConfig
+from oracle.node.keys import SigningKey
 from oracle.node.sources import CsvDirectorySource
 from tests.oracle.node.market import append_candle, write_candles
 
@@ -42,13 +46,26 @@ def data(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def checker(directory: Path, **policy: object) -> Checker:
+KEYS = tuple(SigningKey("0x" + f"{b:02x}" * 32) for b in (0x42, 0x43, 0x44))  # test keys only
+SET = tuple(k.address for k in KEYS)
+
+
+def checker(directory: Path, address: str | None = KEYS[0].address, **policy: object) -> Checker:
     feeds = tuple(FeedConfig(n, f"{n}.csv", max_move_sigmas=0) for n in FEEDS)
+    base = CheckPolicy(CHAIN, ORACLE, slots=2, input_scale=SCALE, attesters=SET, threshold=2)
     return Checker(
-        replace(CheckPolicy(CHAIN, ORACLE, slots=2, input_scale=SCALE), **policy),
+        replace(base, **policy),
         feeds,
         CsvDirectorySource(directory, calendar="daily"),
+        address=address,
     )
+
+
+def observation(key: SigningKey, directory: Path, feeds=FEEDS) -> SignedObservation:
+    """`key`'s signed observation of `feeds` as `directory` has them (every bar the features
+    use: all bars of these young test feeds)."""
+    observed = [(n, recent(directory, n)) for n in feeds]
+    return sign_observation(key.reveal(), CHAIN, ORACLE, observed)
 
 
 def recent(directory: Path, name: str, bars: int = HISTORY_BARS, drop_last: int = 0):
@@ -58,10 +75,17 @@ def recent(directory: Path, name: str, bars: int = HISTORY_BARS, drop_last: int 
     return series.slice(max(0, end - bars), end)
 
 
-def propose(directory: Path, slots=FEEDS, version: int = 1, **kw) -> Proposal:
+def propose(
+    directory: Path, slots=FEEDS, version: int = 1, observers: Path | None = None, **kw
+) -> Proposal:
+    """The transmitter's proposal of `directory`'s bars (`kw`: `recent`'s), carrying the three
+    KEYS' observations of `observers` (default: `directory`): the canonical report when the
+    bars are the observed ones."""
     series = [None if n is None else (n, recent(directory, n, **kw)) for n in slots]
     proposal, _ = build_proposal(CHAIN, ORACLE, version, SCALE, series, output_scale=OUT_SCALE)
-    return proposal
+    held = observers or directory
+    feeds = [n for n in FEEDS if (held / f"{n}.csv").is_file()]
+    return replace(proposal, observations=tuple(observation(k, held, feeds) for k in KEYS))
 
 
 def only(refusals: list[Refusal]) -> Refusal:
@@ -91,7 +115,7 @@ def test_bars_the_attester_has_not_seen_are_refused(data: Path, tmp_path_factory
     for seed, name in enumerate(FEEDS):
         (ahead / f"{name}.csv").write_text((data / f"{name}.csv").read_text())
         append_candle(ahead / f"{name}.csv", seed=50 + seed)
-    r = checker(data).check(propose(ahead))
+    r = checker(data).check(propose(ahead, observers=data))
     assert {x.code for x in r} == {"FutureObservation"}
 
 
@@ -118,7 +142,9 @@ def test_a_copy_within_tolerance_is_signed(data: Path, tmp_path_factory) -> None
             out.append(",".join([d, *(f"{float(p) * 1.0004:.6f}" for p in prices), vol]))
         (other / f"{name}.csv").write_text("\n".join(out) + "\n")
     proposal = propose(data)
-    assert checker(other).check(proposal) == []  # 4 bps < 10 bps
+    mine = observation(KEYS[0], other)  # the checker's own observation is of its own copy
+    proposal = replace(proposal, observations=(mine, *proposal.observations[1:]))
+    assert checker(other).check(proposal) == []  # 4 bps < 10 bps; the median is the others'
     assert {x.code for x in checker(other, tolerance_bps=3).check(proposal)} == {"BarMismatch"}
 
 

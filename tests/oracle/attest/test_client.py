@@ -1,4 +1,5 @@
-"""The node's attester client against real attester HTTP servers: parallel collection,
+"""The node's attester client against real attester HTTP servers, both phases: signed
+observations (vetted locally), the canonical proposal built from them, parallel collection,
 threshold, refusals, an offline attester, and local vetting of every signature."""
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import pytest
 from oracle.attest.checks import CheckPolicy
 from oracle.attest.client import AttesterClient
 from oracle.attest.local import LocalAttesters, attester_keys
-from oracle.attest.report import build_proposal, recover_signer
+from oracle.attest.report import canonical_proposal, recover_signer
 from oracle.attest.server import BackgroundServer, create_app
-from tests.oracle.attest.test_checks import CHAIN, FEEDS, ORACLE, SCALE, checker, recent
+from oracle.node.keys import SigningKey
+from tests.oracle.attest.test_checks import CHAIN, FEEDS, ORACLE, SCALE, checker, observation
 from tests.oracle.node.market import write_candles
 
 POLICY = CheckPolicy(CHAIN, ORACLE, slots=2, input_scale=SCALE)
@@ -38,14 +40,42 @@ def dirs(tmp_path: Path) -> list[Path]:
     return out
 
 
-def proposal_from(directory: Path):
-    series = [(n, recent(directory, n)) for n in FEEDS]
-    return build_proposal(CHAIN, ORACLE, 1, SCALE, series, output_scale=13)[0]
+def proposal_from(observers: list[tuple[SigningKey, Path]]):
+    """The canonical proposal of each (key, data directory)'s observation of FEEDS."""
+    observations = [observation(key, d) for key, d in observers]
+    return canonical_proposal(CHAIN, ORACLE, 1, SCALE, FEEDS, observations, output_scale=13)[0]
+
+
+def test_the_two_phases_over_http(dirs: list[Path]) -> None:
+    with LocalAttesters(dirs, POLICY, FEEDS) as attesters:
+        client = AttesterClient(attesters.urls, timeout=5)
+        observed = client.observe(CHAIN, ORACLE, FEEDS, 24, 3, attesters.addresses)
+        assert [o.signer for o in observed.valid] == attesters.addresses
+        assert all(line.endswith("observed ETH-USD, BTC-USD") for line in observed.describe())
+        proposal = canonical_proposal(
+            CHAIN, ORACLE, 1, SCALE, FEEDS, observed.valid, output_scale=13
+        )[0]
+        outcome = client.collect(proposal, 2, attesters.addresses)
+        assert outcome.reached and set(outcome.signers) == set(attesters.addresses[:2])
+        # the third's data is 50 bps off on one bar: outvoted, and it refuses by tolerance
+        assert outcome.replies[2].refusals[0].code == "BarMismatch"
+        # an attester outside the set is not counted; a foreign oracle is refused by name
+        observed = client.observe(CHAIN, ORACLE, FEEDS, 24, 3, attesters.addresses[:2])
+        assert len(observed.valid) == 2 and "not in the oracle's attester set" in (
+            observed.replies[2].error or ""
+        )
+        other = client.observe(CHAIN, "0x" + "11" * 20, FEEDS, 24, 3, attesters.addresses)
+        assert not other.valid
+        assert all(r.refusals[0].code == "WrongDomain" for r in other.replies)
+        unknown = client.observe(CHAIN, ORACLE, ["SOL-USD"], 24, 3, attesters.addresses)
+        assert {r.refusals[0].code for r in unknown.replies} == {"UnknownFeed"}
+        wrong = client.observe(CHAIN, ORACLE, FEEDS, 30, 3, attesters.addresses)
+        assert {r.refusals[0].code for r in wrong.replies} == {"BadBars"}
 
 
 def test_threshold_reached_despite_a_refusing_and_an_offline_attester(dirs: list[Path]) -> None:
-    proposal = proposal_from(dirs[0])
     with LocalAttesters(dirs, POLICY, FEEDS) as attesters:
+        proposal = proposal_from(list(zip(attesters.keys, dirs, strict=True)))
         client = AttesterClient(attesters.urls, timeout=5)
         outcome = client.collect(proposal, 2, attesters.addresses)
         assert outcome.reached and len(outcome.signatures) == 2
@@ -67,15 +97,17 @@ def test_threshold_reached_despite_a_refusing_and_an_offline_attester(dirs: list
 
 
 def test_signatures_from_outside_the_attester_set_do_not_count(dirs: list[Path]) -> None:
-    proposal = proposal_from(dirs[0])
-    with LocalAttesters(dirs[:2], POLICY, FEEDS) as attesters:
+    with LocalAttesters(dirs[:2], POLICY, FEEDS, threshold=1) as attesters:
+        proposal = proposal_from(list(zip(attesters.keys, dirs, strict=False)))
         client = AttesterClient(attesters.urls, timeout=5)
         outcome = client.collect(proposal, 2, [attesters.addresses[0], "0x" + "22" * 20])
         assert not outcome.reached
         assert "not in the oracle's attester set" in (outcome.replies[1].error or "")
         # the same key behind two endpoints counts once
         key = attester_keys(1)
-        twice = [BackgroundServer(create_app(checker(dirs[0]), key[0])) for _ in range(2)]
+        own = checker(dirs[0], None, attesters=(key[0].address,), threshold=1)
+        proposal = proposal_from([(key[0], dirs[0])])
+        twice = [BackgroundServer(create_app(own, key[0])) for _ in range(2)]
         with twice[0], twice[1]:
             outcome = AttesterClient([s.url for s in twice], timeout=5).collect(
                 proposal, 2, [key[0].address]
@@ -87,6 +119,6 @@ def test_signatures_from_outside_the_attester_set_do_not_count(dirs: list[Path])
 def test_no_attester_reachable_is_an_outcome_not_a_crash(tmp_path: Path, dirs: list[Path]) -> None:
     shutil.rmtree(tmp_path / "a0")
     outcome = AttesterClient(["http://127.0.0.1:9"], timeout=2).collect(
-        proposal_from(dirs[1]), 1, []
+        proposal_from([(attester_keys(1)[0], dirs[1])]), 1, []
     )
     assert not outcome.reached and "unreachable" in (outcome.replies[0].error or "")

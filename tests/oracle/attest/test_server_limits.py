@@ -17,14 +17,25 @@ import httpx
 import pytest
 
 from models.features import HISTORY_BARS
+from oracle.attest.checks import CheckPolicy
 from oracle.attest.processes import AttesterProcesses, AttesterSpec, write_attester
 from oracle.attest.server import MAX_CONNECTIONS, BackgroundServer, create_app
 from oracle.attest.wire import proposal_body_limit
 from oracle.node.keys import SigningKey
-from tests.oracle.attest.test_checks import CHAIN, END, FEEDS, ORACLE, SCALE, checker, propose
+from tests.oracle.attest.test_checks import (
+    CHAIN,
+    END,
+    FEEDS,
+    KEYS,
+    ORACLE,
+    SCALE,
+    SET,
+    checker,
+    propose,
+)
 from tests.oracle.node.market import write_candles
 
-KEY = SigningKey("0x" + "42" * 32)
+KEY: SigningKey = KEYS[0]  # the checker's own key (propose() carries its observation)
 TIMEOUT = 1.0  # the server's request deadline in these tests (10 s in production)
 
 
@@ -86,7 +97,7 @@ def raw(port: int, head: bytes, chunks: Iterable[bytes] = (), wait: float = 5.0)
 def test_nested_huge_and_garbage_bodies_are_refused_before_parsing(
     server: BackgroundServer, data: Path
 ) -> None:
-    limit = proposal_body_limit(2, HISTORY_BARS)
+    limit = proposal_body_limit(2, HISTORY_BARS, CheckPolicy.max_observations)
     # the measured attack (200 KB of nested JSON segfaulted `attest serve`), made larger than
     # the size cap
     half = max(100_000, limit // 2 + 1)
@@ -168,7 +179,7 @@ def test_feed_ids_cannot_forge_or_flood_log_lines(
     assert len(lines[1]) < 300 and "40000 characters" in lines[1]
     measured = post(server, with_feed("E" * 100_000).encode())  # froze an attester for 5.5 min
     assert measured.status_code == 422 and "100000 characters" in refusal(measured)["detail"]
-    over_cap = "E" * proposal_body_limit(2, HISTORY_BARS)
+    over_cap = "E" * proposal_body_limit(2, HISTORY_BARS, CheckPolicy.max_observations)
     assert post(server, with_feed(over_cap).encode()).status_code == 413
 
 
@@ -178,14 +189,15 @@ def test_attest_serve_process_survives_the_measured_attacks(tmp_path: Path, data
     newline. It stays up, keeps signing, and its log has no forged line."""
     spec = AttesterSpec(tmp_path / "attester", {n: f"{n}.csv" for n in FEEDS}, key=KEY)
     shutil.copytree(data, spec.data_dir)
-    config = write_attester(spec, CHAIN, ORACLE, 2, SCALE, "pw")
+    config = write_attester(spec, CHAIN, ORACLE, 2, SCALE, "pw", attesters=SET, threshold=2)
     with AttesterProcesses([config], "pw", tmp_path / "logs") as procs:
         url = procs.urls[0]
         attest = f"{url}/v1/attest"
         json_type = {"content-type": "application/json"}
         # the measured 200 KB body (under the size cap now that proposals carry 531 bars: refused
         # by depth before parsing), one over the cap, and one far below it
-        for depth, status in ((100_000, 400), (200_000, 413), (20_000, 400)):
+        over = proposal_body_limit(2, HISTORY_BARS, CheckPolicy.max_observations) // 2 + 1
+        for depth, status in ((100_000, 400), (over, 413), (20_000, 400)):
             body = b"[" * depth + b"]" * depth
             assert httpx.post(attest, content=body, headers=json_type).status_code == status
         proposal = propose(data).to_json()

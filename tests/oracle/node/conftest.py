@@ -1,6 +1,7 @@
 """Real fixtures for node tests: one K=2 circuit, anvil with the circuit's verifier, and per test
-a fresh RiskOracle, a fresh funded transmitter account, growing CSV files, three attesters
-(threshold 2, real HTTP servers reading the same files) and a config file."""
+a fresh RiskOracle, a fresh funded transmitter account, growing CSV files, four attesters
+(threshold 2 = f + 1, observations 2f + 1 = 3, so one may be down; real HTTP servers reading the
+same files) and a config file."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from oracle.chain.verifier import OnChainVerifier, deploy_verifier
 from tests.oracle.node.market import write_candles
 
 FEEDS = ("ETH-USD", "BTC-USD")
-ATTESTERS = 3
+ATTESTERS = 4  # n = 3f + 1: 2f + 1 observations still arrive with f attesters down
 THRESHOLD = 2
 WIDE = 10**15
 UNREGISTERED = "unregistered"  # weights compiled on the circuit's keys but never registered

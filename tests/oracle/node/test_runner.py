@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from models.data import load_ohlc_csv
+from models.features import latest_features
 from models.identity import model_hash
 from oracle.chain.contracts import retire_model
 from oracle.node import journal as J
@@ -99,19 +103,17 @@ def test_one_attester_offline_still_publishes_two_do_not(deployment: Deployment)
     append_candle(deployment.data_dir / f"{FEEDS[1]}.csv", seed=4)
     second = node.tick()
     assert second.round is not None and second.round.state == J.ABANDONED
-    assert "1 of 2 attester signatures" in (second.round.error or "")
+    assert "2 of 3 attester observations agree" in (second.round.error or "")
     assert "unreachable" in (second.round.error or "")
     assert second.round.proof_hex is None  # nothing proved without the attestation
     assert onchain_rounds(deployment) == [1, 1]
 
 
-def test_a_feed_the_attesters_refuse_is_left_out(deployment: Deployment) -> None:
-    """The node's copy of BTC disagrees with every attester's: BTC is dropped, ETH publishes."""
+def test_the_report_carries_the_attesters_values_not_the_nodes(deployment: Deployment) -> None:
+    """The node's copy of BTC disagrees with every attester's: the report is built from the
+    attesters' observations (the canonical rule), so the node's copy has no say."""
     node_dir = deployment.data_dir.parent / "node-data"
-    node_dir.mkdir()
-    for feed in FEEDS:
-        text = (deployment.data_dir / f"{feed}.csv").read_text()
-        (node_dir / f"{feed}.csv").write_text(text)
+    shutil.copytree(deployment.data_dir, node_dir)
     path = node_dir / f"{FEEDS[1]}.csv"
     lines = path.read_text().splitlines()
     d, o, h, lo, c, v = lines[-2].split(",")
@@ -120,9 +122,35 @@ def test_a_feed_the_attesters_refuse_is_left_out(deployment: Deployment) -> None
     node = make_node(deployment, source_dir=node_dir)
     result = node.tick()
     assert result.round is not None and result.round.state == J.CONFIRMED
+    assert result.round.slots == list(FEEDS)
+    attesters = latest_features(recent_bars(deployment.data_dir, FEEDS[1]))
+    own = latest_features(recent_bars(node_dir, FEEDS[1]))
+    assert np.allclose(result.round.features[1], attesters) and not np.allclose(own, attesters)
+    assert len((result.round.attestation or {})["observers"]) >= 3
+    assert onchain_rounds(deployment) == [1, 1]
+
+
+def test_a_feed_the_attesters_refuse_is_left_out(deployment: Deployment) -> None:
+    """The attesters' BTC has a tenfold tick the node's copy lacks: the canonical bars hold it,
+    every attester refuses BTC (ImplausibleMove), BTC is dropped and ETH publishes."""
+    node_dir = deployment.data_dir.parent / "node-data"
+    shutil.copytree(deployment.data_dir, node_dir)
+    path = deployment.data_dir / f"{FEEDS[1]}.csv"
+    last = path.read_text().strip().splitlines()[-1].split(",")
+    day = dt.date.fromisoformat(last[0]) + dt.timedelta(days=1)
+    p = float(last[4])
+    append_candle(path, 0, f"{day},{p},{p * 10},{p},{p * 10},1000\n")
+    node = make_node(deployment, source_dir=node_dir)
+    result = node.tick()
+    assert result.round is not None and result.round.state == J.CONFIRMED
     assert result.round.slots == [FEEDS[0], None]
     assert onchain_rounds(deployment) == [1, 0]
     assert node.metrics.get("proofcast_errors_total", kind="attest") == 1
+
+
+def recent_bars(directory: Path, feed: str):
+    series = load_ohlc_csv(directory / f"{feed}.csv", calendar="daily")
+    return series.slice(len(series) - 24)
 
 
 def test_reverted_submission_is_decoded_and_recorded(deployment: Deployment) -> None:
