@@ -51,9 +51,12 @@ from oracle.chain.contracts import (
     FeedSpec,
     MarginParams,
     ModelSpec,
+    OracleRevert,
     OutputSpec,
     deploy_oracle,
+    execute_change,
     latest_round_data,
+    queue_change,
     register_model,
     send,
 )
@@ -85,6 +88,9 @@ TEST_FRACTION = 0.2  # held-out tail of each feed for the model-vs-baseline summ
 ATTESTERS = 4  # n independent attesters, f = 1 of them may be down or lying
 THRESHOLD = 2  # f + 1 signatures per report
 SKEW_BPS = 3.0  # attester 4's copy of the data differs by this much (tolerance: 10 bps)
+# Trust changes wait this long once the oracle has a report (production: 2 days); the demo queues
+# one and leaves it pending on the explorer's Health page.
+GOVERNANCE_DELAY = 3600
 
 
 @dataclass(frozen=True)
@@ -371,6 +377,7 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
             attesters=[a.address for a in attesters],
             threshold=THRESHOLD,
             margin=margin,
+            governance_delay=GOVERNANCE_DELAY,
         )
         eps = manifest.dp.get("epsilon")
         register_model(
@@ -427,6 +434,17 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
         assert stack.margin_engine is not None
         send(w3, stack.margin_engine.functions.updateInitialMargin(), "updateInitialMargin")
         margin_bps, _used_vol, fallback = stack.margin_engine.functions.quote().call()
+        # Governance: with a report accepted, a trust change (here: let anyone transmit) is only
+        # queued; run now it reverts ChangeNotReady. It stays pending on the Health page.
+        pending = queue_change(stack, stack.oracle.functions.setPermissionless(True))
+        try:
+            execute_change(stack, pending)
+        except OracleRevert as exc:
+            progress(
+                f"governance: setPermissionless(true) queued, {exc.error} for {GOVERNANCE_DELAY} s"
+            )
+        else:
+            raise DemoError("a governed change took effect before its delay")
         # Explorer: a static snapshot of its pages (results/explorer/); `--serve`: live as well.
         demo_explorer(
             url,

@@ -475,6 +475,8 @@ contract RiskOracle is EIP712 {
     ///         (`registerModel`, `configureFeed`, `setAttesters`, `setTransmitter`,
     ///         `setPermissionless`, `transferAdmin`, `setAdapter`), which the admin may send from
     ///         `block.timestamp + governanceDelay` on.
+    /// @param call the setter's calldata (selector and ABI-encoded arguments), exactly as it
+    ///        will be sent.
     /// @return id keccak256(call), the change's key in `pendingChange` and the events.
     /// @return eta earliest execution time.
     function queue(bytes calldata call) external onlyAdmin returns (bytes32 id, uint256 eta) {
@@ -493,6 +495,7 @@ contract RiskOracle is EIP712 {
     }
 
     /// @notice Drops queued change `id` (it can be queued again later, with a new delay).
+    /// @param id keccak256 of the change's calldata.
     function cancel(bytes32 id) external onlyAdmin {
         uint256 change = _changes[id];
         if (uint8(change) != CHANGE_QUEUED) revert ChangeNotQueued(id);

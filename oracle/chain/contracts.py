@@ -420,13 +420,6 @@ def _what(fn: Any) -> str:
     return f"{fn.fn_name}{tuple(fn.args)}"[:120]
 
 
-def changes_are_immediate(oracle: Contract) -> bool:
-    """True while governed setters act at once: no delay, or no report accepted yet."""
-    return (
-        oracle.functions.governanceDelay().call() == 0 or oracle.functions.reportCount().call() == 0
-    )
-
-
 def queue_change(stack: OracleStack, fn: Any) -> PendingChange:
     """Queue governed call `fn` (e.g. `set_attesters_call(...)`); returns its id and eta."""
     call = calldata(stack.oracle, fn)

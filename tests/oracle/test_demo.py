@@ -54,6 +54,7 @@ def test_demo_publishes_every_feed_and_sets_a_margin(tmp_path: Path) -> None:
         assert f'data-feed="{f.feed}"' in feeds_html
         assert units(f.on_chain_answer, FEED_DECIMALS) in feeds_html
     assert report.model_hash in (explorer / "models.html").read_text()
+    assert "setPermissionless" in (explorer / "health.html").read_text()  # the queued change
     assert (explorer / "assets" / "plotly.min.js").is_file()
 
     # A corrupt 10x tick on the last bar: the circuit itself bounds what a proof can carry.
