@@ -169,7 +169,7 @@ def explorer(
     ] = None,
     adapter: Annotated[
         list[str] | None,
-        typer.Option(help="Feed adapter address (repeat); default: found after the oracle."),
+        typer.Option(help="Feed adapter address (repeat); default: the oracle's registry."),
     ] = None,
     from_block: Annotated[int, typer.Option(help="Search the oracle's events from here.")] = 0,
     snapshot: Annotated[

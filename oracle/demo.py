@@ -58,12 +58,15 @@ from oracle.chain.contracts import (
     FeedSpec,
     MarginParams,
     ModelSpec,
+    OracleRevert,
     OracleStack,
     OutputSpec,
     SlotReport,
     deploy_oracle,
+    execute_change,
     feed_id,
     latest_round_data,
+    queue_change,
     read_backtest,
     register_model,
     send,
@@ -104,6 +107,9 @@ ATTESTERS = 4  # n independent attesters, f = 1 of them may be down or lying
 THRESHOLD = 2  # f + 1 signatures per report
 ATTESTER_STARTUP = 300.0  # seconds the attester processes may take to come up
 SKEW_BPS = 3.0  # attester 4's copy of the data differs by this much (tolerance: 10 bps)
+# Trust changes wait this long once the oracle has a report (production: 2 days); the demo queues
+# one and leaves it pending on the explorer's Health page.
+GOVERNANCE_DELAY = 3600
 
 
 @dataclass(frozen=True)
@@ -467,6 +473,7 @@ def deploy_demo_stack(
         attesters=[a.address for a in attesters],
         threshold=THRESHOLD,
         margin=margin,
+        governance_delay=GOVERNANCE_DELAY,
     )
     eps = manifest.dp.get("epsilon")
     register_model(
@@ -617,6 +624,20 @@ def set_margin(w3: Any, stack: OracleStack) -> tuple[int, bool]:
     return int(margin_bps), bool(fallback)
 
 
+def queue_governed_change(stack: OracleStack, progress: Callable[[str], None]) -> None:
+    """Governance: with reports accepted, a trust change (here: let anyone transmit) is only
+    queued; run now it reverts ChangeNotReady. It stays pending on the Health page."""
+    pending = queue_change(stack, stack.oracle.functions.setPermissionless(True))
+    try:
+        execute_change(stack, pending)
+    except OracleRevert as exc:
+        progress(
+            f"governance: setPermissionless(true) queued, {exc.error} for {GOVERNANCE_DELAY} s"
+        )
+    else:
+        raise DemoError("a governed change took effect before its delay")
+
+
 def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info) -> DemoReport:
     """Run every step; raises on the first failure (nothing is published on a failed step)."""
     started = time.perf_counter()
@@ -646,6 +667,7 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
             rounds = publish_history(node, replay, w3, progress)
         chain = chain_results(stack, rounds, settings.feeds, build.layout)
         margin = set_margin(w3, stack)
+        queue_governed_change(stack, progress)
         demo_explorer(
             url,
             stack.oracle.address,

@@ -10,8 +10,11 @@ import {RiskFeedAdapter} from "../src/RiskFeedAdapter.sol";
 /// @dev Environment: VERIFIER (address of the circuit's EZKL Halo2Verifier), FEEDS_PER_REPORT,
 ///      OUTPUTS_PER_FEED, OUTPUT_SCALE, HISTORY_REPORTS (optional, default 4096: reports whose
 ///      rounds stay readable by id), VAR_OUTPUT (optional, default 1: the backtested VaR output;
-///      255: none), ADMIN, FEED_NAMES (comma-separated, hashed to feed ids);
-///      one adapter per feed and output. Attesters, feeds and models are set by the admin after.
+///      255: none), ADMIN, GOVERNANCE_DELAY (optional, default 2 days: how long a queued
+///      trust-relevant change waits), FEED_NAMES (comma-separated, hashed to feed ids);
+///      one adapter per feed and output. The admin then configures attesters, feeds, models,
+///      transmitters and registers these adapters (`setAdapter`): at once until the first report
+///      is accepted, after it only through `queue` and the delay.
 ///      Run: forge script script/DeployRiskOracle.s.sol --rpc-url $RPC --broadcast
 contract DeployRiskOracle is Script {
     function run() external returns (RiskOracle oracle, RiskFeedAdapter[] memory adapters) {
@@ -25,7 +28,8 @@ contract DeployRiskOracle is Script {
             uint8(vm.envUint("OUTPUT_SCALE")),
             vm.envOr("HISTORY_REPORTS", uint256(4096)),
             uint8(vm.envOr("VAR_OUTPUT", uint256(1))),
-            vm.envAddress("ADMIN")
+            vm.envAddress("ADMIN"),
+            vm.envOr("GOVERNANCE_DELAY", uint256(2 days))
         );
         uint256 outputs = oracle.outputsPerFeed();
         adapters = new RiskFeedAdapter[](names.length * outputs);

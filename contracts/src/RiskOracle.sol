@@ -26,6 +26,11 @@ import {IHalo2Verifier} from "./interfaces/IHalo2Verifier.sol";
 ///      of overwritten reports revert with RoundNotRetained, except a feed's latest round, which
 ///      its state word keeps. Per feed: one state word (latest round, times, answers, window),
 ///      so `latestRoundData` reads no history.
+///      Governance: the trust-relevant setters (`governed`) take effect only `governanceDelay`
+///      seconds after the admin `queue`d their exact calldata; the admin then calls the setter
+///      with that calldata, which consumes the queued change. Until the first accepted report
+///      (initial configuration) and with a zero delay, the setters act at once. `retireModel`
+///      (an emergency stop) and `cancel` always act at once.
 contract RiskOracle is EIP712 {
     using SignedFixedPoint for uint256;
 
@@ -147,8 +152,18 @@ contract RiskOracle is EIP712 {
     uint8 public immutable varOutput;
     /// @dev Storage words per report in the ring: header, input commitment, ceil(K/2) records.
     uint256 internal immutable _wordsPerReport;
+    /// @notice Seconds between queueing a governed change and the earliest time it can be
+    ///         executed (fixed at deployment; 0: no delay).
+    uint256 public immutable governanceDelay;
+    /// @notice Largest `governanceDelay` accepted at deployment.
+    uint256 public constant MAX_GOVERNANCE_DELAY = 30 days;
+    /// @notice Status of a change in `pendingChange`.
+    uint8 public constant CHANGE_QUEUED = 1;
+    uint8 public constant CHANGE_EXECUTED = 2;
+    uint8 public constant CHANGE_CANCELLED = 3;
 
-    /// @notice Governance role: registers models, configures feeds, attesters and transmitters.
+    /// @notice Governance role: registers models, configures feeds, attesters and transmitters
+    ///         (through `queue` and `governanceDelay` once a report has been accepted).
     address public admin;
     /// @notice Proposed admin, who must call `acceptAdmin`.
     address public pendingAdmin;
@@ -186,6 +201,12 @@ contract RiskOracle is EIP712 {
     ///      breaches (32-63), gaps (64-95), then the scored-day numbers (mod 2^16) of the last
     ///      BACKTEST_MAX_BREACHES breaches, 16 bits each, newest in bits 96-111.
     mapping(bytes32 feedId => uint256) internal _backtest;
+    /// @dev Governed changes by id (keccak256 of their calldata): eta (bits 8-255) | status
+    ///      (bits 0-7: CHANGE_QUEUED, CHANGE_EXECUTED, CHANGE_CANCELLED; 0: never queued).
+    mapping(bytes32 id => uint256) internal _changes;
+    /// @notice The adapter the admin registered for output `output` of `feedId` (0: none). The
+    ///         explorer lists these, never a contract that merely claims to be an adapter.
+    mapping(bytes32 feedId => mapping(uint256 output => address)) public adapterOf;
 
     event ModelRegistered(
         bytes32 indexed modelHash, uint32 round, uint32 dpEpsilonMilli, bytes32 metricsHash, uint64 activatesAt
@@ -197,6 +218,13 @@ contract RiskOracle is EIP712 {
     event PermissionlessSet(bool permissionless);
     event AdminTransferStarted(address indexed admin, address indexed pendingAdmin);
     event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
+    /// @notice A governed change (`call`: the setter's calldata) can be executed from `eta` on.
+    event ChangeQueued(bytes32 indexed id, bytes call, uint256 eta);
+    /// @notice A queued change took effect.
+    event ChangeExecuted(bytes32 indexed id);
+    /// @notice A queued change was dropped by the admin.
+    event ChangeCancelled(bytes32 indexed id);
+    event AdapterSet(bytes32 indexed feedId, uint256 indexed output, address adapter);
     /// @notice The realised return of a scored day fell below minus the VaR published for it
     ///         (both in percent, fixed point with `outputScale` bits).
     event VaRBreached(bytes32 indexed feedId, uint256 indexed roundId, int256 realizedReturn, int256 valueAtRisk);
@@ -263,9 +291,24 @@ contract RiskOracle is EIP712 {
     error ReportNotRetained(uint256 reportId, uint256 oldestRetained);
     error RoundNotRetained(bytes32 feedId, uint256 roundId, uint256 oldestRetainedReport);
     error InvalidOutput(uint256 output, uint256 outputsPerFeed);
+    error InvalidGovernanceDelay(uint256 delay);
+    /// @notice Only the governed setters can be queued.
+    error NotGovernable(bytes4 selector);
+    /// @notice The change (its calldata's keccak256) is not queued, so it cannot take effect.
+    error ChangeNotQueued(bytes32 id);
+    error ChangeAlreadyQueued(bytes32 id);
+    /// @notice The change's delay has not passed yet.
+    error ChangeNotReady(bytes32 id, uint256 eta, uint256 blockTimestamp);
 
     modifier onlyAdmin() {
         if (msg.sender != admin) revert NotAdmin(msg.sender);
+        _;
+    }
+
+    /// @dev A trust-relevant setter: admin only, and after the first report only as a queued
+    ///      change whose delay has passed (see `_governed`).
+    modifier governed() {
+        _governed();
         _;
     }
 
@@ -277,6 +320,8 @@ contract RiskOracle is EIP712 {
     /// @param historyReports_ reports whose rounds stay readable by id (1..MAX_REPORTS).
     /// @param varOutput_ the output that is the 1-day 99 % VaR in percent (NO_BACKTEST: none).
     /// @param admin_ governance address.
+    /// @param governanceDelay_ seconds a governed change waits in the queue (at most
+    ///        MAX_GOVERNANCE_DELAY; production: e.g. 2 days; 0: immediate changes).
     constructor(
         address verifier_,
         uint256 feedsPerReport_,
@@ -284,7 +329,8 @@ contract RiskOracle is EIP712 {
         uint8 outputScale_,
         uint256 historyReports_,
         uint8 varOutput_,
-        address admin_
+        address admin_,
+        uint256 governanceDelay_
     ) {
         if (verifier_.code.length == 0) revert VerifierHasNoCode(verifier_);
         if (
@@ -297,6 +343,8 @@ contract RiskOracle is EIP712 {
             revert InvalidVarOutput(varOutput_, outputsPerFeed_);
         }
         if (admin_ == address(0)) revert ZeroAddress();
+        if (governanceDelay_ > MAX_GOVERNANCE_DELAY) revert InvalidGovernanceDelay(governanceDelay_);
+        governanceDelay = governanceDelay_;
         verifier = verifier_;
         varOutput = varOutput_;
         feedsPerReport = feedsPerReport_;
@@ -311,6 +359,7 @@ contract RiskOracle is EIP712 {
     // ---------------------------------------------------------------- governance
 
     /// @notice Registers model `modelHash` (the proof's model-hash instance) with its metadata.
+    ///         Governed (queued, then delayed, after the first report).
     /// @param modelHash Poseidon hash of the quantised weights (`models.identity.model_hash`).
     /// @param round federated round that produced the weights.
     /// @param dpEpsilonMilli differential-privacy epsilon x 1000.
@@ -322,7 +371,7 @@ contract RiskOracle is EIP712 {
         uint32 dpEpsilonMilli,
         bytes32 metricsHash,
         uint64 activatesAt
-    ) external onlyAdmin {
+    ) external governed {
         if (models[modelHash].registered) revert ModelAlreadyRegistered(modelHash);
         models[modelHash] =
             Model(true, false, round, dpEpsilonMilli, uint32(modelHashes.length), activatesAt, metricsHash);
@@ -330,7 +379,8 @@ contract RiskOracle is EIP712 {
         emit ModelRegistered(modelHash, round, dpEpsilonMilli, metricsHash, activatesAt);
     }
 
-    /// @notice Retires model `modelHash` for good: its reports are no longer accepted.
+    /// @notice Retires model `modelHash` for good: its reports are no longer accepted. Takes
+    ///         effect at once (the emergency stop: it can only remove trust, never add it).
     function retireModel(bytes32 modelHash) external onlyAdmin {
         Model storage model = models[modelHash];
         if (!model.registered) revert ModelNotRegistered(modelHash);
@@ -339,13 +389,13 @@ contract RiskOracle is EIP712 {
     }
 
     /// @notice Creates or updates feed `feedId` with one `Limits` per model output. Decimals are
-    ///         fixed once the feed has rounds, so its history keeps one meaning.
+    ///         fixed once the feed has rounds, so its history keeps one meaning. Governed.
     function configureFeed(
         bytes32 feedId,
         FeedConfig calldata config,
         Limits[] calldata outputLimits,
         string calldata description_
-    ) external onlyAdmin {
+    ) external governed {
         FeedConfig memory current = feeds[feedId];
         bool valid = feedId != bytes32(0) && (config.decimals == 8 || config.decimals == 18) && config.maxAge > 0
             && outputLimits.length == outputsPerFeed;
@@ -370,8 +420,8 @@ contract RiskOracle is EIP712 {
     }
 
     /// @notice Replaces the attester set and threshold; bumps `configVersion`, which invalidates
-    ///         every signature made for an older configuration.
-    function setAttesters(address[] calldata attesters_, uint8 threshold_) external onlyAdmin {
+    ///         every signature made for an older configuration. Governed.
+    function setAttesters(address[] calldata attesters_, uint8 threshold_) external governed {
         uint256 n = attesters_.length;
         if (threshold_ == 0 || threshold_ > n || n > MAX_ATTESTERS) revert InvalidAttesterConfig(n, threshold_);
         uint32 version = configVersion + 1;
@@ -386,20 +436,21 @@ contract RiskOracle is EIP712 {
         emit AttestersSet(version, attesters_, threshold_);
     }
 
-    /// @notice Allows or disallows `transmitter` (used when not permissionless).
-    function setTransmitter(address transmitter, bool allowed) external onlyAdmin {
+    /// @notice Allows or disallows `transmitter` (used when not permissionless). Governed.
+    function setTransmitter(address transmitter, bool allowed) external governed {
         isTransmitter[transmitter] = allowed;
         emit TransmitterSet(transmitter, allowed);
     }
 
     /// @notice Switches between permissionless submission and the transmitter allow-list.
-    function setPermissionless(bool permissionless_) external onlyAdmin {
+    ///         Governed.
+    function setPermissionless(bool permissionless_) external governed {
         permissionless = permissionless_;
         emit PermissionlessSet(permissionless_);
     }
 
-    /// @notice Starts handing the admin role to `newAdmin` (who must accept).
-    function transferAdmin(address newAdmin) external onlyAdmin {
+    /// @notice Starts handing the admin role to `newAdmin` (who must accept). Governed.
+    function transferAdmin(address newAdmin) external governed {
         pendingAdmin = newAdmin;
         emit AdminTransferStarted(admin, newAdmin);
     }
@@ -410,6 +461,54 @@ contract RiskOracle is EIP712 {
         emit AdminTransferred(admin, msg.sender);
         admin = msg.sender;
         pendingAdmin = address(0);
+    }
+
+    /// @notice Registers `adapter` as the Chainlink adapter of output `output` of `feedId`
+    ///         (address(0): none), the address explorers show. Governed.
+    function setAdapter(bytes32 feedId, uint256 output, address adapter) external governed {
+        if (output >= outputsPerFeed) revert InvalidOutput(output, outputsPerFeed);
+        adapterOf[feedId][output] = adapter;
+        emit AdapterSet(feedId, output, adapter);
+    }
+
+    /// @notice Queues a governed change: `call` is the exact calldata of a governed setter
+    ///         (`registerModel`, `configureFeed`, `setAttesters`, `setTransmitter`,
+    ///         `setPermissionless`, `transferAdmin`, `setAdapter`), which the admin may send from
+    ///         `block.timestamp + governanceDelay` on.
+    /// @param call the setter's calldata (selector and ABI-encoded arguments), exactly as it
+    ///        will be sent.
+    /// @return id keccak256(call), the change's key in `pendingChange` and the events.
+    /// @return eta earliest execution time.
+    function queue(bytes calldata call) external onlyAdmin returns (bytes32 id, uint256 eta) {
+        bytes4 selector = bytes4(call);
+        if (
+            selector != this.registerModel.selector && selector != this.configureFeed.selector
+                && selector != this.setAttesters.selector && selector != this.setTransmitter.selector
+                && selector != this.setPermissionless.selector && selector != this.transferAdmin.selector
+                && selector != this.setAdapter.selector
+        ) revert NotGovernable(selector);
+        id = keccak256(call);
+        if (uint8(_changes[id]) == CHANGE_QUEUED) revert ChangeAlreadyQueued(id);
+        eta = block.timestamp + governanceDelay;
+        _changes[id] = eta << 8 | CHANGE_QUEUED;
+        emit ChangeQueued(id, call, eta);
+    }
+
+    /// @notice Drops queued change `id` (it can be queued again later, with a new delay).
+    /// @param id keccak256 of the change's calldata.
+    function cancel(bytes32 id) external onlyAdmin {
+        uint256 change = _changes[id];
+        if (uint8(change) != CHANGE_QUEUED) revert ChangeNotQueued(id);
+        _changes[id] = change ^ (CHANGE_QUEUED ^ CHANGE_CANCELLED);
+        emit ChangeCancelled(id);
+    }
+
+    /// @notice Change `id` (keccak256 of its calldata): its earliest execution time and status
+    ///         (0: never queued, CHANGE_QUEUED, CHANGE_EXECUTED or CHANGE_CANCELLED; the last
+    ///         queueing's eta).
+    function pendingChange(bytes32 id) external view returns (uint256 eta, uint8 status) {
+        uint256 change = _changes[id];
+        return (change >> 8, uint8(change));
     }
 
     // ---------------------------------------------------------------- reports
@@ -662,6 +761,24 @@ contract RiskOracle is EIP712 {
     }
 
     // ---------------------------------------------------------------- internals
+
+    /// @dev Admin only. While changes are immediate (no delay, or no report accepted yet: the
+    ///      initial configuration) the call acts at once; otherwise its calldata must be a queued
+    ///      change past its eta. A queued change is consumed either way (ChangeExecuted).
+    function _governed() internal {
+        if (msg.sender != admin) revert NotAdmin(msg.sender);
+        bytes32 id = keccak256(msg.data);
+        uint256 change = _changes[id];
+        bool immediate = governanceDelay == 0 || reportCount == 0;
+        if (uint8(change) == CHANGE_QUEUED) {
+            uint256 eta = change >> 8;
+            if (!immediate && block.timestamp < eta) revert ChangeNotReady(id, eta, block.timestamp);
+            _changes[id] = change ^ (CHANGE_QUEUED ^ CHANGE_EXECUTED);
+            emit ChangeExecuted(id);
+        } else if (!immediate) {
+            revert ChangeNotQueued(id);
+        }
+    }
 
     /// @dev EIP-712 domain: name and version (chain id and this address are added by EIP712).
     function _domainNameAndVersion() internal pure override returns (string memory, string memory) {

@@ -14,7 +14,7 @@ contract RiskOracleHistoryTest is OracleFixture {
 
     function setUp() public override {
         super.setUp();
-        oracle = new RiskOracle(address(verifier), K, J, SCALE, RING, VAR_OUTPUT, address(this));
+        oracle = new RiskOracle(address(verifier), K, J, SCALE, RING, VAR_OUTPUT, address(this), 0);
         oracle.configureFeed(FEED_A, configA(), limitsA(), "ETH");
         oracle.configureFeed(FEED_B, configB(), limitsB(), "BTC");
         oracle.registerModel(MODEL, 7, 2500, keccak256("metrics"), 0);
@@ -34,7 +34,7 @@ contract RiskOracleHistoryTest is OracleFixture {
 
     function test_RevertWhen_HistoryLengthZero() public {
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.InvalidLayout.selector, K, J, SCALE));
-        new RiskOracle(address(verifier), K, J, SCALE, 0, VAR_OUTPUT, address(this));
+        new RiskOracle(address(verifier), K, J, SCALE, 0, VAR_OUTPUT, address(this), 0);
     }
 
     function test_RoundsInTheRingStayExact() public {
@@ -125,7 +125,7 @@ contract RiskOracleRingInvariantTest is OracleFixture {
 
     function setUp() public override {
         super.setUp();
-        oracle = new RiskOracle(address(verifier), K, J, SCALE, RING, VAR_OUTPUT, address(this));
+        oracle = new RiskOracle(address(verifier), K, J, SCALE, RING, VAR_OUTPUT, address(this), 0);
         oracle.configureFeed(FEED_A, configA(), limitsA(), "ETH");
         oracle.registerModel(MODEL, 7, 2500, keccak256("metrics"), 0);
         bytes32 retired = bytes32(uint256(0xbeef));

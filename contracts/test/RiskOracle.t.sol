@@ -32,16 +32,16 @@ contract RiskOracleTest is OracleFixture {
     function test_RevertWhen_VerifierHasNoCode() public {
         address eoa = makeAddr("eoa");
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.VerifierHasNoCode.selector, eoa));
-        new RiskOracle(eoa, K, J, SCALE, HISTORY, VAR_OUTPUT, address(this));
+        new RiskOracle(eoa, K, J, SCALE, HISTORY, VAR_OUTPUT, address(this), 0);
     }
 
     function test_RevertWhen_LayoutInvalid() public {
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.InvalidLayout.selector, 0, J, SCALE));
-        new RiskOracle(address(verifier), 0, J, SCALE, HISTORY, VAR_OUTPUT, address(this));
+        new RiskOracle(address(verifier), 0, J, SCALE, HISTORY, VAR_OUTPUT, address(this), 0);
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.InvalidLayout.selector, K, 3, SCALE));
-        new RiskOracle(address(verifier), K, 3, SCALE, HISTORY, VAR_OUTPUT, address(this));
+        new RiskOracle(address(verifier), K, 3, SCALE, HISTORY, VAR_OUTPUT, address(this), 0);
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.InvalidLayout.selector, 256, J, SCALE));
-        new RiskOracle(address(verifier), 256, J, SCALE, HISTORY, VAR_OUTPUT, address(this));
+        new RiskOracle(address(verifier), 256, J, SCALE, HISTORY, VAR_OUTPUT, address(this), 0);
     }
 
     // ------------------------------------------------------------ acceptance and decoding
@@ -139,7 +139,7 @@ contract RiskOracleTest is OracleFixture {
     // ------------------------------------------------------------ attesters
 
     function test_RevertWhen_AttestersNotConfigured() public {
-        RiskOracle fresh = new RiskOracle(address(verifier), K, J, SCALE, HISTORY, VAR_OUTPUT, address(this));
+        RiskOracle fresh = new RiskOracle(address(verifier), K, J, SCALE, HISTORY, VAR_OUTPUT, address(this), 0);
         fresh.setTransmitter(address(this), true);
         RiskOracle.Report memory report = reportOf(feeds(), times(1, 1));
         report.configVersion = 0;
@@ -200,7 +200,7 @@ contract RiskOracleTest is OracleFixture {
     }
 
     function test_RevertWhen_SignaturesForAnotherOracle() public {
-        RiskOracle other = new RiskOracle(address(verifier), K, J, SCALE, HISTORY, VAR_OUTPUT, address(this));
+        RiskOracle other = new RiskOracle(address(verifier), K, J, SCALE, HISTORY, VAR_OUTPUT, address(this), 0);
         (RiskOracle.Report memory report, uint256[] memory inst) = validReport(9);
         bytes32 foreign = digestFor(other, report, 9);
         bytes[] memory sigs = new bytes[](2);

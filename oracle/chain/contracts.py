@@ -305,10 +305,16 @@ def deploy_oracle(
     permissionless: bool = False,
     history_reports: int = HISTORY_REPORTS,
     backtest: bool = True,
+    governance_delay: int = 0,
 ) -> OracleStack:
     """Deploy RiskOracle (pinned to the circuit's `verifier`), configure `feeds` with one
-    adapter per feed output, set the attester set and threshold (when given) and, with
-    `margin`, a MarginEngine reading one adapter.
+    adapter per feed output (registered in the oracle's adapter registry, `adapterOf`), set the
+    attester set and threshold (when given) and, with `margin`, a MarginEngine reading one
+    adapter.
+
+    `governance_delay` (seconds, fixed for the oracle's life) is how long a trust-relevant admin
+    change waits in the queue once the oracle has accepted a report (`queue_change`); until
+    then, and with 0, changes act at once, so this configuration is immediate.
 
     The sending account becomes admin and an allow-listed transmitter. `history_reports` is the
     length of the oracle's history ring (rounds of older reports revert with RoundNotRetained).
@@ -338,14 +344,13 @@ def deploy_oracle(
         history_reports,
         var_output(layout.outputs_per_feed) if backtest else NO_BACKTEST,
         admin,
+        governance_delay,
     )
     stack = OracleStack(w3=w3, oracle=deployed.contract, layout=layout)
     stack.gas["deploy RiskOracle"] = deployed.gas_used
     stack.sizes[ORACLE_CONTRACT] = deployed.runtime_size
     oracle = stack.oracle
-    stack.gas["setTransmitter"] = send(
-        w3, oracle.functions.setTransmitter(admin, True), "setTransmitter"
-    )["gasUsed"]
+    stack.gas["setTransmitter"] = set_transmitter(stack, admin, True)["gasUsed"]
     if permissionless:
         send(w3, oracle.functions.setPermissionless(True), "setPermissionless")
     if attesters:
@@ -364,6 +369,8 @@ def deploy_oracle(
             stack.adapters[spec.adapter_key(j)] = adapter.contract
             stack.gas["deploy RiskFeedAdapter"] = adapter.gas_used
             stack.sizes[ADAPTER_CONTRACT] = adapter.runtime_size
+            fn = set_adapter_call(stack, spec.id, j, adapter.contract.address)
+            stack.gas["setAdapter"] = send(w3, fn, f"setAdapter({spec.adapter_key(j)})")["gasUsed"]
     if margin is not None and feeds:
         source = margin.adapter or feeds[0].adapter_key(0)
         if source not in stack.adapters:
@@ -385,33 +392,116 @@ def deploy_oracle(
     return stack
 
 
-def configure_feed(stack: OracleStack, spec: FeedSpec) -> dict[str, Any]:
-    """Create or update feed `spec` on the oracle."""
-    fn = stack.oracle.functions.configureFeed(
+# -- governance: the setters below are `governed` on chain. While the oracle's changes are
+# immediate (governanceDelay 0, or no report accepted yet) sending them acts at once; after
+# that a change must first be queued (`queue_change`) and sent again (`execute_change`, the
+# same calldata) once its eta has passed, else the oracle reverts ChangeNotQueued or
+# ChangeNotReady. `retire_model` always acts at once.
+
+CHANGE_STATUS = ("none", "queued", "executed", "cancelled")  # RiskOracle.pendingChange status
+
+
+@dataclass(frozen=True)
+class PendingChange:
+    """A governed change queued on the oracle: `fn` is the setter call it will run."""
+
+    id: bytes  # keccak256(call)
+    call: bytes  # the setter's calldata
+    eta: int  # earliest block time it can be executed
+    fn: Any  # the web3 ContractFunction (send it again to execute)
+
+
+def calldata(oracle: Contract, fn: Any) -> bytes:
+    """The calldata of contract call `fn` (what `queue` takes and the setter is sent with)."""
+    return bytes.fromhex(oracle.encode_abi(fn.abi_element_identifier, args=fn.args)[2:])
+
+
+def _what(fn: Any) -> str:
+    return f"{fn.fn_name}{tuple(fn.args)}"[:120]
+
+
+def queue_change(stack: OracleStack, fn: Any) -> PendingChange:
+    """Queue governed call `fn` (e.g. `set_attesters_call(...)`); returns its id and eta."""
+    call = calldata(stack.oracle, fn)
+    receipt = send(stack.w3, stack.oracle.functions.queue(call), f"queue({_what(fn)})")
+    [event] = stack.oracle.events.ChangeQueued().process_receipt(receipt)
+    return PendingChange(bytes(event["args"]["id"]), call, int(event["args"]["eta"]), fn)
+
+
+def execute_change(stack: OracleStack, change: PendingChange) -> dict[str, Any]:
+    """Run a queued change (after its eta): the admin sends the same call again."""
+    return send(stack.w3, change.fn, _what(change.fn))
+
+
+def cancel_change(stack: OracleStack, change_id: bytes) -> dict[str, Any]:
+    """Drop queued change `change_id`."""
+    return send(stack.w3, stack.oracle.functions.cancel(change_id), f"cancel(0x{change_id.hex()})")
+
+
+def change_status(oracle: Contract, change_id: bytes) -> tuple[int, str]:
+    """(eta, status) of a change: status in CHANGE_STATUS."""
+    eta, status = oracle.functions.pendingChange(change_id).call()
+    return int(eta), CHANGE_STATUS[status]
+
+
+def configure_feed_call(stack: OracleStack, spec: FeedSpec) -> Any:
+    """`configureFeed` of `spec` (governed)."""
+    return stack.oracle.functions.configureFeed(
         spec.id,
         spec.config(),
         spec.limits(stack.layout.output_scale),
         spec.description or spec.name,
     )
-    return send(stack.w3, fn, f"configureFeed({spec.name})")
 
 
-def set_attesters(stack: OracleStack, attesters: list[str], threshold: int) -> dict[str, Any]:
-    """Replace the attester set (bumps the oracle's config version)."""
+def set_attesters_call(stack: OracleStack, attesters: list[str], threshold: int) -> Any:
+    """`setAttesters` (governed; bumps the oracle's config version)."""
     addresses = [Web3.to_checksum_address(a) for a in attesters]
-    fn = stack.oracle.functions.setAttesters(addresses, threshold)
-    return send(stack.w3, fn, f"setAttesters({len(addresses)}, threshold {threshold})")
+    return stack.oracle.functions.setAttesters(addresses, threshold)
 
 
-def register_model(stack: OracleStack, model: ModelSpec) -> dict[str, Any]:
-    """Register `model` (its hash is the proofs' model-hash instance)."""
-    fn = stack.oracle.functions.registerModel(
+def register_model_call(stack: OracleStack, model: ModelSpec) -> Any:
+    """`registerModel` of `model` (governed)."""
+    return stack.oracle.functions.registerModel(
         model.hash_bytes,
         model.round,
         model.dp_epsilon_milli,
         model.metrics_hash,
         model.activates_at,
     )
+
+
+def set_transmitter_call(stack: OracleStack, transmitter: str, allowed: bool) -> Any:
+    """`setTransmitter` (governed)."""
+    return stack.oracle.functions.setTransmitter(Web3.to_checksum_address(transmitter), allowed)
+
+
+def set_adapter_call(stack: OracleStack, feed: bytes, output: int, adapter: str) -> Any:
+    """`setAdapter`: register `adapter` as output `output` of `feed` (governed)."""
+    return stack.oracle.functions.setAdapter(feed, output, Web3.to_checksum_address(adapter))
+
+
+def configure_feed(stack: OracleStack, spec: FeedSpec) -> dict[str, Any]:
+    """Create or update feed `spec` on the oracle (at once, or a queued change past its eta)."""
+    return send(stack.w3, configure_feed_call(stack, spec), f"configureFeed({spec.name})")
+
+
+def set_attesters(stack: OracleStack, attesters: list[str], threshold: int) -> dict[str, Any]:
+    """Replace the attester set (at once, or a queued change past its eta)."""
+    fn = set_attesters_call(stack, attesters, threshold)
+    return send(stack.w3, fn, f"setAttesters({len(attesters)}, threshold {threshold})")
+
+
+def set_transmitter(stack: OracleStack, transmitter: str, allowed: bool) -> dict[str, Any]:
+    """Allow or disallow a transmitter (at once, or a queued change past its eta)."""
+    fn = set_transmitter_call(stack, transmitter, allowed)
+    return send(stack.w3, fn, f"setTransmitter({transmitter}, {allowed})")
+
+
+def register_model(stack: OracleStack, model: ModelSpec) -> dict[str, Any]:
+    """Register `model` (its hash is the proofs' model-hash instance; at once, or a queued
+    change past its eta)."""
+    fn = register_model_call(stack, model)
     return send(stack.w3, fn, f"registerModel(0x{model.hash_bytes.hex()})")
 
 

@@ -34,7 +34,6 @@ from oracle.chain.contracts import (
 from oracle.errors import ChainError
 
 ZERO_ADDRESS = "0x" + "00" * 20
-DEFAULT_SCAN_BLOCKS = 2_000  # blocks after the oracle's deployment searched for its adapters
 
 
 # ------------------------------------------------------------------------------ the snapshot
@@ -188,6 +187,21 @@ class Rejection:
 
 
 @dataclass
+class ChangeView:
+    """A governed admin change (`ChangeQueued`), decoded, with what became of it."""
+
+    id: str
+    function: str  # the setter, e.g. "setAttesters"
+    args: str  # its decoded arguments
+    queued_at: int
+    queued_block: int
+    eta: int
+    status: str  # queued (eta in the future) | ready (eta passed) | executed | cancelled
+    closed_at: int | None  # when it was executed or cancelled
+    tx_hash: str
+
+
+@dataclass
 class OracleInfo:
     address: str
     chain_id: int
@@ -204,6 +218,8 @@ class OracleInfo:
     attesters: list[str]
     permissionless: bool
     report_count: int
+    governance_delay: int = 0
+    changes: list[ChangeView] = field(default_factory=list)  # newest first
 
 
 @dataclass
@@ -279,6 +295,16 @@ def _named(outputs: list[dict[str, Any]], value: Any) -> Any:
     }
 
 
+def _format_value(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{k}={_format_value(v)}" for k, v in value.items()) + ")"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_format_value(v) for v in value) + "]"
+    return str(value)
+
+
 def _parse_error(error: str) -> tuple[str, str]:
     """`Name(args)` -> (Name, args); other text -> ("", text)."""
     match = re.fullmatch(r"\s*([A-Z]\w*)\((.*)\)\s*", error or "", flags=re.S)
@@ -329,7 +355,6 @@ class ExplorerReader:
         heartbeat: int | None = None,
         adapters: list[str] | None = None,
         from_block: int = 0,
-        scan_blocks: int = DEFAULT_SCAN_BLOCKS,
     ) -> None:
         self.w3 = w3
         self.address = _address(oracle, "oracle")
@@ -344,10 +369,9 @@ class ExplorerReader:
         self.journal = Path(journal) if journal else None
         self.heartbeat = heartbeat
         self.from_block = from_block
-        self.scan_blocks = scan_blocks
         self._explicit_adapters = [_address(a, "adapter") for a in adapters or []]
         self._adapters: dict[tuple[str, int], tuple[str, str]] = {}  # (feed, j) -> (addr, desc)
-        self._scanned_to: int | None = None
+        self._adapter_cache: dict[str, tuple[str, int, str] | None] = {}
         self._deploy_block: int | None = None
         self._tx_cache: dict[str, _TxFacts] = {}
         self._outcome_cache: dict[str, dict[bytes, tuple[int, int]]] = {}
@@ -405,29 +429,72 @@ class ExplorerReader:
             return None
 
     def adapters(self, latest: int) -> dict[tuple[str, int], tuple[str, str]]:
-        """Adapters of this oracle: the given addresses, else contracts created within
-        `scan_blocks` blocks after the oracle whose `oracle()` is this oracle."""
-        if self._explicit_adapters and not self._adapters:
-            for address in self._explicit_adapters:
-                facts = self._adapter_facts(address)
-                if facts is None:
-                    raise ChainError(f"{address} is not a RiskFeedAdapter of {self.address}")
-                self._adapters[(facts[0], facts[1])] = (address, facts[2])
+        """Adapters of this oracle: the `--adapter` addresses, else those its admin registered
+        (`adapterOf`, keys from the `AdapterSet` events). A contract that merely claims to be an
+        adapter of this oracle is never shown; nor is a registered one whose own `feedId` and
+        `outputIndex` contradict its registry entry."""
         if self._explicit_adapters:
+            if not self._adapters:
+                for address in self._explicit_adapters:
+                    facts = self._adapter_facts(address)
+                    if facts is None:
+                        raise ChainError(f"{address} is not a RiskFeedAdapter of {self.address}")
+                    self._adapters[(facts[0], facts[1])] = (address, facts[2])
             return self._adapters
-        start = self.deploy_block() if self._scanned_to is None else self._scanned_to + 1
-        end = min(latest, self.deploy_block() + self.scan_blocks)
-        for number in range(start, end + 1):
-            block = self.w3.eth.get_block(number, full_transactions=True)
-            for tx in block["transactions"]:
-                if tx.get("to") is not None:
-                    continue
-                created = self.w3.eth.get_transaction_receipt(tx["hash"])["contractAddress"]
-                facts = self._adapter_facts(created) if created else None
-                if facts is not None:
-                    self._adapters.setdefault((facts[0], facts[1]), (created, facts[2]))
-        self._scanned_to = max(end, self._scanned_to or 0)
-        return self._adapters
+        found: dict[tuple[str, int], tuple[str, str]] = {}
+        keys = {(_hex32(e["args"]["feedId"]), int(e["args"]["output"]))
+                for e in self.logs("AdapterSet", latest)}  # fmt: skip
+        for fid, j in sorted(keys):
+            address = self.view("adapterOf", bytes.fromhex(fid[2:]), j, block=latest)
+            if address == ZERO_ADDRESS:
+                continue
+            if address not in self._adapter_cache:  # an adapter's facts are immutable
+                self._adapter_cache[address] = self._adapter_facts(address)
+            facts = self._adapter_cache[address]
+            if facts is not None and (facts[0], facts[1]) == (fid, j):
+                found[(fid, j)] = (address, facts[2])
+        return found
+
+    # -- governance
+
+    def _changes(self, block: int, now: int, times: dict[int, int]) -> list[ChangeView]:
+        """Every queued governed change, newest first: decoded from its `ChangeQueued` event,
+        closed by the next `ChangeExecuted` or `ChangeCancelled` of the same id."""
+        events = [
+            (e["blockNumber"], e["logIndex"], kind, e)
+            for kind in ("ChangeQueued", "ChangeExecuted", "ChangeCancelled")
+            for e in self.logs(kind, block)
+        ]
+        open_: dict[str, ChangeView] = {}
+        changes: list[ChangeView] = []
+        for number, _index, kind, e in sorted(events, key=lambda x: (x[0], x[1])):
+            cid = _hex32(e["args"]["id"])
+            if kind == "ChangeQueued":
+                call = bytes(e["args"]["call"])
+                try:
+                    fn, args = self.oracle.decode_function_input(call)
+                    name, shown = fn.fn_name, _format_value(dict(args))
+                except ValueError:
+                    name, shown = "unknown", "0x" + call.hex()
+                eta = int(e["args"]["eta"])
+                change = ChangeView(
+                    id=cid,
+                    function=name,
+                    args=shown,
+                    queued_at=self._block_time(int(number), times),
+                    queued_block=int(number),
+                    eta=eta,
+                    status="ready" if eta <= now else "queued",
+                    closed_at=None,
+                    tx_hash="0x" + bytes(e["transactionHash"]).hex(),
+                )
+                open_[cid] = change
+                changes.append(change)
+            elif cid in open_:
+                change = open_.pop(cid)
+                change.status = "executed" if kind == "ChangeExecuted" else "cancelled"
+                change.closed_at = self._block_time(int(number), times)
+        return changes[::-1]
 
     # -- reports
 
@@ -502,6 +569,8 @@ class ExplorerReader:
             attesters=list(self.view("attesters", **at)),
             permissionless=bool(self.view("permissionless", **at)),
             report_count=int(self.view("reportCount", **at)),
+            governance_delay=int(self.view("governanceDelay", **at)),
+            changes=self._changes(block, now, times),
         )
 
         # Feeds: configuration events name them; views give their current state.

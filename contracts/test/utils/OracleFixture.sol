@@ -38,7 +38,7 @@ abstract contract OracleFixture is Test {
     function setUp() public virtual {
         vm.warp(1_700_000_000);
         verifier = new VerifierDouble();
-        oracle = new RiskOracle(address(verifier), K, J, SCALE, HISTORY, VAR_OUTPUT, address(this));
+        oracle = new RiskOracle(address(verifier), K, J, SCALE, HISTORY, VAR_OUTPUT, address(this), governanceDelay());
         oracle.configureFeed(FEED_A, configA(), limitsA(), "ETH volatility and VaR");
         oracle.configureFeed(FEED_B, configB(), limitsB(), "BTC volatility and VaR");
         oracle.registerModel(MODEL, 7, 2500, keccak256("metrics"), 0);
@@ -51,6 +51,11 @@ abstract contract OracleFixture is Test {
         oracle.setAttesters(attesterAddrs, THRESHOLD);
         volA = new RiskFeedAdapter(oracle, FEED_A, 0, "ETH 1-day volatility (percent)");
         varB = new RiskFeedAdapter(oracle, FEED_B, 1, "BTC 1-day 99% VaR");
+    }
+
+    /// @dev The fixture oracle's governance delay (0: every admin change acts at once).
+    function governanceDelay() internal pure virtual returns (uint256) {
+        return 0;
     }
 
     /// @dev FEED_A: 8 decimals, no minimum delay, no window limit.

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from eth_utils import keccak
 from web3 import Web3
 
 from circuits.artifacts import CircuitArtifacts
@@ -32,14 +33,22 @@ from oracle.chain.contracts import (
     OutputSpec,
     SlotReport,
     block_timestamp,
+    calldata,
+    cancel_change,
+    change_status,
+    configure_feed_call,
     decode_history,
     deploy_oracle,
+    execute_change,
     feed_id,
     latest_round_data,
+    queue_change,
     register_model,
     report_digest,
     retire_model,
     set_attesters,
+    set_attesters_call,
+    set_transmitter_call,
     submit_report,
     to_feed_units,
 )
@@ -453,3 +462,102 @@ def test_on_chain_zone_rule_equals_the_evaluation_twin(world: World) -> None:
         for x in sorted(c for c in counts if c <= days):
             zone = ZONES[oracle.functions.zoneOf(days, x).call()]
             assert zone == traffic_light(days, x), (days, x)
+
+
+GOVERNANCE_DELAY = 2 * 86_400  # the production value the README recommends
+
+
+def mine(w3: Web3, blocks: int = 1, seconds: int = 0) -> None:
+    if seconds:
+        w3.provider.make_request("evm_increaseTime", [seconds])
+    for _ in range(blocks):
+        w3.provider.make_request("evm_mine", [])
+
+
+def test_RevertWhen_one_key_admin_publishes_within_the_governance_delay(world: World) -> None:
+    """Issue 22: with the admin's only key, make its own key the sole attester, open the limits
+    and publish a value of its choice two blocks later. With a governance delay every step is
+    refused (custom errors) while the queued changes are public, and cancelled they never land."""
+    honest, attack = world.proofs[0], world.proofs[1]
+    layout = world.build.layout
+    fixed = [layout.fixed_point_outputs(p.instances)[0] for p in (honest, attack)]
+    assert fixed[0] != fixed[1]  # the attacker's value differs from the honest one
+    # ETH's bounds admit exactly the honest proof's values (one feed unit either side).
+    units = [expected(world, honest, 0, j) for j in range(2)]
+    tight = tuple(
+        OutputSpec(name, units[j] - 1, units[j] + 1, 2 * WIDE)
+        for j, name in enumerate(("vol", "var99"))
+    )
+    stack = deploy_oracle(
+        world.w3,
+        world.verifier.address,
+        layout,
+        [feed("ETH", outputs=tight), feed("BTC")],
+        attesters=[a.address for a in ATTESTERS],
+        threshold=2,
+        governance_delay=GOVERNANCE_DELAY,
+    )
+    register_model(stack, ModelSpec(world.build.model_hash))  # no report yet: immediate
+    now = block_timestamp(world.w3)
+    publish(stack, honest, [now - 60, now - 60])  # the first report ends the initial setup
+
+    own = Account.create()
+    take_over = set_attesters_call(stack, [own.address], 1)
+    err = assert_reverts("ChangeNotQueued", set_attesters, stack, [own.address], 1)
+    assert err.args_ == (keccak(calldata(stack.oracle, take_over)),)
+    queued = [
+        queue_change(stack, take_over),
+        queue_change(stack, configure_feed_call(stack, feed("ETH"))),
+    ]
+    for change in queued:  # visible: the view and the event with the calldata
+        assert change.eta == block_timestamp(world.w3) + GOVERNANCE_DELAY
+        assert change_status(stack.oracle, change.id) == (change.eta, "queued")
+    logged = stack.oracle.events.ChangeQueued().get_logs(from_block=0)
+    assert {(bytes(e["args"]["id"]), bytes(e["args"]["call"])) for e in logged} >= {
+        (c.id, c.call) for c in queued
+    }
+
+    mine(world.w3, blocks=2)
+    for change in queued:
+        err = assert_reverts("ChangeNotReady", execute_change, stack, change)
+        assert err.args_[:2] == (change.id, change.eta)
+    rep = report(stack, [now - 30, 0], feeds=("ETH", None))
+    own_sig = [sign(own, stack, rep, attack.instances[0])]
+    err = assert_reverts(
+        "UnknownSigner", submit_report, stack, rep, attack.proof_bytes, attack.instances, own_sig
+    )
+    assert err.args_ == (own.address,)
+    # Even a real quorum's signatures do not get the attacker's value past the limits in force.
+    assert_reverts(
+        "AnswerOutOfBounds", submit_report, stack, rep, attack.proof_bytes, attack.instances,
+        attest(stack, rep, attack),
+    )  # fmt: skip
+
+    for change in queued:
+        cancel_change(stack, change.id)
+        assert change_status(stack.oracle, change.id) == (change.eta, "cancelled")
+    mine(world.w3, seconds=GOVERNANCE_DELAY)
+    for change in queued:
+        assert_reverts("ChangeNotQueued", execute_change, stack, change)
+    assert not stack.oracle.functions.isAttester(own.address).call()
+    assert latest_round_data(stack.adapters["ETH/var99"]).answer == units[1]
+
+    # A change nobody cancels runs after its delay, through the same helpers.
+    newcomer = Account.create().address
+    change = queue_change(stack, set_transmitter_call(stack, newcomer, True))
+    mine(world.w3, seconds=GOVERNANCE_DELAY)
+    execute_change(stack, change)
+    assert stack.oracle.functions.isTransmitter(newcomer).call()
+    assert change_status(stack.oracle, change.id)[1] == "executed"
+    # The emergency stop stays immediate.
+    retire_model(stack, world.build.model_hash)
+    assert not stack.oracle.functions.isActive(world.build.model_hash.to_bytes(32, "big")).call()
+
+
+def test_deploy_registers_every_adapter_it_deploys(world: World) -> None:
+    stack = fresh_stack(world, register=False)
+    for name in FEEDS:
+        for j, out in enumerate(("vol", "var99")):
+            registered = stack.oracle.functions.adapterOf(feed_id(name), j).call()
+            assert registered == stack.adapters[f"{name}/{out}"].address
+    assert stack.oracle.functions.adapterOf(feed_id("SOL"), 0).call() == "0x" + "00" * 20

@@ -25,7 +25,7 @@ def test_snapshot_matches_the_chain_and_the_journal(published: Published) -> Non
         assert len(feed.history) == ROUNDS
         for output in feed.outputs:
             adapter = stack.adapters[f"{feed.name}/out{output.index}"]
-            assert output.adapter == adapter.address  # found by scanning after the deployment
+            assert output.adapter == adapter.address  # from the registry (adapterOf)
             consumer = latest_round_data(adapter)
             assert output.answer_raw == consumer.answer
             assert output.answer == units(consumer.answer, feed.decimals)
