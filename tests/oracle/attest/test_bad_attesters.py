@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from models.features import HISTORY_BARS
 from oracle.attest.client import AttesterClient
 from oracle.attest.local import LocalAttesters, attester_keys
 from oracle.attest.report import canonical_proposal
@@ -73,7 +74,7 @@ def test_every_bad_attester_behaviour_in_the_observe_phase(honest_dirs: list[Pat
             for behaviour, key in zip(BEHAVIOURS, bad_keys, strict=True)
         ]
         client = AttesterClient([b.url for b in bad] + honest.urls, timeout=3)
-        observed = client.observe(CHAIN, ORACLE, FEEDS, 24, len(client.urls), members)
+        observed = client.observe(CHAIN, ORACLE, FEEDS, HISTORY_BARS, len(client.urls), members)
         for attester, reply in zip(bad, observed.replies, strict=False):
             line = reply.describe()
             assert OBSERVE_BEHAVIOURS[attester.behaviour] in line, (attester.behaviour, line)

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.features import latest_features
+from models.features import HISTORY_BARS, latest_features
+from oracle.attest.checks import CheckPolicy
 from oracle.attest.client import select_observations
 from oracle.attest.local import attester_keys
 from oracle.attest.report import (
@@ -221,8 +222,9 @@ def test_the_encoding_binds_every_value_and_an_honest_proposal_fits_the_body_lim
         values[0] = np.nextafter(values[0], np.inf)
         assert observation_values_hash([(name, replace(s, **{field: values})), observed[1]]) != base
     assert observation_values_hash(observed[::-1]) != base
-    # 16 observations (the policy's maximum) of real-sized bars fit the body limit of K = 2
+    # the policy's maximum of observations of real-sized bars fits the body limit of K = 2
     honest = propose(data)
-    full = replace(honest, observations=honest.observations * 5 + honest.observations[:1])
+    most = CheckPolicy.max_observations
+    full = replace(honest, observations=(honest.observations * most)[:most])
     size = len(json.dumps(full.to_json()).encode())
-    assert size <= proposal_body_limit(2, 24, 16), size
+    assert size <= proposal_body_limit(2, HISTORY_BARS, most), size

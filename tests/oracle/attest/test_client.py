@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from models.features import HISTORY_BARS
 from oracle.attest.checks import CheckPolicy
 from oracle.attest.client import AttesterClient
 from oracle.attest.local import LocalAttesters, attester_keys
@@ -49,7 +50,7 @@ def proposal_from(observers: list[tuple[SigningKey, Path]]):
 def test_the_two_phases_over_http(dirs: list[Path]) -> None:
     with LocalAttesters(dirs, POLICY, FEEDS) as attesters:
         client = AttesterClient(attesters.urls, timeout=5)
-        observed = client.observe(CHAIN, ORACLE, FEEDS, 24, 3, attesters.addresses)
+        observed = client.observe(CHAIN, ORACLE, FEEDS, HISTORY_BARS, 3, attesters.addresses)
         assert [o.signer for o in observed.valid] == attesters.addresses
         assert all(line.endswith("observed ETH-USD, BTC-USD") for line in observed.describe())
         proposal = canonical_proposal(
@@ -60,16 +61,16 @@ def test_the_two_phases_over_http(dirs: list[Path]) -> None:
         # the third's data is 50 bps off on one bar: outvoted, and it refuses by tolerance
         assert outcome.replies[2].refusals[0].code == "BarMismatch"
         # an attester outside the set is not counted; a foreign oracle is refused by name
-        observed = client.observe(CHAIN, ORACLE, FEEDS, 24, 3, attesters.addresses[:2])
+        observed = client.observe(CHAIN, ORACLE, FEEDS, HISTORY_BARS, 3, attesters.addresses[:2])
         assert len(observed.valid) == 2 and "not in the oracle's attester set" in (
             observed.replies[2].error or ""
         )
-        other = client.observe(CHAIN, "0x" + "11" * 20, FEEDS, 24, 3, attesters.addresses)
+        other = client.observe(CHAIN, "0x" + "11" * 20, FEEDS, HISTORY_BARS, 3, attesters.addresses)
         assert not other.valid
         assert all(r.refusals[0].code == "WrongDomain" for r in other.replies)
-        unknown = client.observe(CHAIN, ORACLE, ["SOL-USD"], 24, 3, attesters.addresses)
+        unknown = client.observe(CHAIN, ORACLE, ["SOL-USD"], HISTORY_BARS, 3, attesters.addresses)
         assert {r.refusals[0].code for r in unknown.replies} == {"UnknownFeed"}
-        wrong = client.observe(CHAIN, ORACLE, FEEDS, 30, 3, attesters.addresses)
+        wrong = client.observe(CHAIN, ORACLE, FEEDS, HISTORY_BARS + 1, 3, attesters.addresses)
         assert {r.refusals[0].code for r in wrong.replies} == {"BadBars"}
 
 

@@ -38,7 +38,7 @@ def bars(d: Deployment, feed: str, end_offset: int = 0):
 def observations(d: Deployment):
     """Every attester's signed observation of FEEDS (phase 1, as the node gathers them)."""
     client = AttesterClient(d.attesters.urls, timeout=10)
-    observed = client.observe(ANVIL_CHAIN_ID, d.stack.oracle.address, FEEDS, 24, 3,
+    observed = client.observe(ANVIL_CHAIN_ID, d.stack.oracle.address, FEEDS, HISTORY_BARS, 3,
                               d.attesters.addresses)  # fmt: skip
     assert len(observed.valid) == len(d.attesters.urls)
     return observed.valid
