@@ -47,6 +47,13 @@ BAR_FIELDS = ("open", "high", "low", "close")
 FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 
 
+# The domain fields of both messages attesters sign (the report and their observations).
+EIP712_DOMAIN_TYPES = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
 OBSERVATION_DOMAIN = "Proofcast Observation"  # off chain only: no contract recovers it
 OBSERVATION_VERSION = "1"
 
@@ -64,12 +71,7 @@ def typed_data(chain_id: int, oracle: str, report: SlotReport, commitment: int) 
     """The EIP-712 message RiskOracle recovers signers from (`reportDigest`)."""
     return {
         "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
+            "EIP712Domain": EIP712_DOMAIN_TYPES,
             "Report": [
                 {"name": "configVersion", "type": "uint32"},
                 {"name": "validUntil", "type": "uint32"},
@@ -219,12 +221,7 @@ def observation_typed_data(
     oracle, the attester and the feeds, and through `valuesHash` to every observed value."""
     return {
         "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
+            "EIP712Domain": EIP712_DOMAIN_TYPES,
             "Observation": [
                 {"name": "attester", "type": "address"},
                 {"name": "feedIds", "type": "bytes32[]"},
