@@ -31,6 +31,7 @@ from circuits.artifacts import CircuitArtifacts
 from circuits.layout import InstanceLayout
 from circuits.manifest import check_manifest
 from circuits.pipeline import prove, witness_outputs
+from models.features import HISTORY_BARS
 from oracle.attest.checks import quorum
 from oracle.attest.client import AttesterClient, select_observations
 from oracle.attest.report import SIGNATURE_TTL, NotCanonicalError, bars_to_json, canonical_proposal
@@ -347,7 +348,9 @@ class Node:
         one bad feed never blocks the others."""
         config = self._rpc("attester config", self.publisher.attester_config)
         need = self.config.min_observations or quorum(config.threshold)
-        bars = max(len(b["dates"]) for b in _round_bars(rnd) if b is not None)
+        # At most every bar the features use: each attester answers with all it holds up to
+        # that (a fact of its data), however many the node itself holds.
+        bars = HISTORY_BARS
         observed = self.attestors.observe(
             self.chain_id, self.config.oracle_address, rnd.due_feeds, bars, need, config.attesters
         )

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from models.data import load_ohlc_csv
-from models.features import latest_features
+from models.features import HISTORY_BARS, latest_features
 from models.identity import model_hash
 from oracle.chain.contracts import retire_model
 from oracle.node import journal as J
@@ -149,8 +149,9 @@ def test_a_feed_the_attesters_refuse_is_left_out(deployment: Deployment) -> None
 
 
 def recent_bars(directory: Path, feed: str):
+    """Every bar the features use (all of these young test feeds)."""
     series = load_ohlc_csv(directory / f"{feed}.csv", calendar="daily")
-    return series.slice(len(series) - 24)
+    return series.slice(max(0, len(series) - HISTORY_BARS))
 
 
 def test_reverted_submission_is_decoded_and_recorded(deployment: Deployment) -> None:
