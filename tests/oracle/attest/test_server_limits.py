@@ -81,6 +81,8 @@ def raw(port: int, head: bytes, chunks: Iterable[bytes] = (), wait: float = 5.0)
                 break  # the server answered before the body was complete
             except BlockingIOError:
                 pass
+            except ConnectionResetError:
+                return received  # the server closed the connection (a reset on a busy machine)
             try:
                 sock.sendall(chunk)
             except (BlockingIOError, OSError):
