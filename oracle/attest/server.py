@@ -83,17 +83,23 @@ def create_app(checker: Checker, key: SigningKey) -> FastAPI:
             "feeds": sorted(checker.feeds),
         }
 
-    @app.post("/v1/observe")
-    async def observe(request: Request) -> JSONResponse:
+    async def read_json(request: Request, limit: int) -> Any:
+        """The request's JSON body within `limit` bytes and the nesting cap, or the refusal
+        (413 too large, 400 not JSON, too deep or cut off) to answer with."""
         try:
-            body = await read_body(request, observe_bytes)
-            payload = parse_json(body, observe_bytes)
+            return parse_json(await read_body(request, limit), limit)
         except TooLarge as exc:
             return refuse(413, Refusal("BadProposal", None, f"body too large: {exc}"))
         except WireError as exc:
             return refuse(400, Refusal("BadProposal", None, str(exc)))
         except ClientDisconnect:
             return refuse(400, Refusal("BadProposal", None, "client disconnected mid-body"))
+
+    @app.post("/v1/observe")
+    async def observe(request: Request) -> JSONResponse:
+        payload = await read_json(request, observe_bytes)
+        if isinstance(payload, JSONResponse):
+            return payload
         request_refusal = observe_request_refusal(payload, policy)
         if request_refusal is not None:
             return refuse(422, request_refusal)
@@ -116,15 +122,9 @@ def create_app(checker: Checker, key: SigningKey) -> FastAPI:
 
     @app.post("/v1/attest")
     async def attest(request: Request) -> JSONResponse:
-        try:
-            body = await read_body(request, max_bytes)
-            payload = parse_json(body, max_bytes)
-        except TooLarge as exc:
-            return refuse(413, Refusal("BadProposal", None, f"body too large: {exc}"))
-        except WireError as exc:
-            return refuse(400, Refusal("BadProposal", None, str(exc)))
-        except ClientDisconnect:
-            return refuse(400, Refusal("BadProposal", None, "client disconnected mid-body"))
+        payload = await read_json(request, max_bytes)
+        if isinstance(payload, JSONResponse):
+            return payload
         shape = shape_refusal(payload, policy)
         if shape is not None:
             return refuse(422, shape)
