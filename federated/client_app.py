@@ -8,7 +8,6 @@ answered in that format, and `secaggplus_mod` masks the update whenever the serv
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from functools import lru_cache
@@ -21,6 +20,7 @@ from flwr.clientapp.typing import ClientAppCallable
 from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS
 
 from federated.config import FederatedConfig
+from federated.manifest import looks_like_path, public_name
 from federated.task import (
     ProviderData,
     build_models,
@@ -63,11 +63,12 @@ def provider_label(context: Context, spec: str) -> str:
     """The name this provider goes by in every reply, manifest and explorer page: node config
     `label`, else a bundled or generated series' own spec; a CSV path never leaves the machine
     (`provider-` and 8 hex digits of its hash, stable across rounds)."""
-    if "label" in context.node_config:
-        return str(context.node_config["label"])
-    if spec.startswith(("bundled:", "stress:")):
-        return spec
-    return "provider-" + hashlib.sha256(spec.encode()).hexdigest()[:8]
+    label = str(context.node_config.get("label", ""))
+    if label and not looks_like_path(label):
+        return label
+    if label:
+        log.warning("node config label %r looks like a path; using its hash instead", label)
+    return public_name(label or spec)
 
 
 def _partition(context: Context) -> int:

@@ -13,6 +13,7 @@ Layout under the run's output directory:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -32,6 +33,35 @@ def metrics_hash(metrics: Mapping[str, Any]) -> bytes:
 
 class ManifestError(ValueError):
     """A saved round is missing, malformed, or its weights do not match its recorded hash."""
+
+
+def public_name(spec: str) -> str:
+    """The public name of a provider's data `spec`: a bundled or generated series keeps its spec,
+    anything else (a CSV path) becomes `provider-` and 8 hex digits of its hash, so a provider's
+    file path never reaches a manifest, the chain or the explorer."""
+    if spec.startswith(("bundled:", "stress:")):
+        return spec
+    return "provider-" + hashlib.sha256(spec.encode()).hexdigest()[:8]
+
+
+def looks_like_path(value: str) -> bool:
+    """True for a string that names a file or directory (a separator, or `~`)."""
+    return "/" in value or "\\" in value or value.startswith("~")
+
+
+def check_no_paths(value: Any, where: str) -> None:
+    """Raise `ManifestError` when any string in `value` (nested dicts and lists) looks like a
+    file path: manifests are public and name providers by label only."""
+    if isinstance(value, str):
+        if looks_like_path(value):
+            raise ManifestError(f"{where}: {value!r} looks like a file path (manifests hold none)")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            check_no_paths(key, where)
+            check_no_paths(item, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            check_no_paths(item, where)
 
 
 @dataclass
@@ -97,17 +127,26 @@ def save_round(
         files=files,
         seconds=seconds,
     )
+    record = asdict(manifest)
+    check_no_paths(record, f"round {server_round} manifest")
     tmp = directory / "manifest.json.tmp"
-    tmp.write_text(json.dumps(asdict(manifest), indent=2, sort_keys=True))
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
     tmp.replace(directory / "manifest.json")
     return manifest
 
 
 def write_run_summary(output_dir: Path, run_config: Mapping[str, Any], rounds: list[int]) -> Path:
-    """Write `run.json`: the run config and the rounds saved (latest last)."""
+    """Write `run.json`: the run config and the rounds saved (latest last). Provider specs are
+    replaced by their public names and the output directory (where run.json lives) is left out,
+    so the file holds no path."""
+    config = {k: v for k, v in run_config.items() if k != "output-dir"}
+    if isinstance(config.get("providers"), str) and config["providers"]:
+        specs = config["providers"].split(",")
+        config["providers"] = ",".join(public_name(spec.strip()) for spec in specs)
+    check_no_paths(config, "run.json config")
     path = Path(output_dir) / "run.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"config": dict(run_config), "rounds": rounds}, indent=2))
+    path.write_text(json.dumps({"config": config, "rounds": rounds}, indent=2))
     return path
 
 
