@@ -109,3 +109,37 @@ def deploy_cmd(
         console.print(f"[red]deployment failed:[/] {exc}")
         raise typer.Exit(1) from exc
     _show(out, FederatedConfig.from_run_config(overrides).num_server_rounds)
+
+
+@train_app.command("receipt")
+def receipt_cmd(
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Receipt file (default: $PROOFCAST_RECEIPT_DIR or ~/.proofcast/receipts, "
+            "the only one there).",
+        ),
+    ] = None,
+) -> None:
+    """What this provider gave: rounds joined, rows, its record-level epsilon by its own
+    accountant, and the model each round led to.
+
+    Example: proofcast train receipt ~/.proofcast/receipts/acme-desk.json
+    """
+    from federated.receipt import ReceiptError, load_receipt, receipt_path, render
+
+    if path is None:
+        directory = receipt_path({}, "x").parent
+        found = sorted(directory.glob("*.json")) if directory.is_dir() else []
+        if len(found) != 1:
+            console.print(
+                f"[red]error:[/] {len(found)} receipts in {directory}; name one: "
+                "proofcast train receipt FILE"
+            )
+            raise typer.Exit(1)
+        path = found[0]
+    try:
+        typer.echo(render(load_receipt(path)))
+    except ReceiptError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc

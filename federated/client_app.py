@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFI
 
 from federated.config import FederatedConfig
 from federated.manifest import looks_like_path, public_name
+from federated.receipt import receipt_path, record_model, record_round
 from federated.task import (
     ProviderData,
     build_models,
@@ -29,6 +31,7 @@ from federated.task import (
     get_trainable,
     load_provider,
     normalisation_from_bytes,
+    record_dp_releases,
     set_normalisation,
     set_trainable,
     train_local,
@@ -84,10 +87,25 @@ def _attack(cfg: FederatedConfig, context: Context, global_p: dict, local_p: dic
     return {k: global_p[k] + factor * (local_p[k] - global_p[k]) for k in local_p}
 
 
+def _oracle_hash(models: Any) -> str:
+    """The on-chain identity of the global model these `models` hold (what `registerModel`
+    records), for the provider's receipt."""
+    from models.identity import model_hash_hex
+    from models.oracle_model import OracleModel
+
+    return model_hash_hex(OracleModel(models["volatility"], models["risk"]))
+
+
 def _train(
-    cfg: FederatedConfig, context: Context, arrays: dict, norm: bytes, server_round: int
+    cfg: FederatedConfig,
+    context: Context,
+    arrays: dict,
+    norm: bytes,
+    server_round: int,
+    receipt_dir: Path | None = None,
 ) -> tuple[dict, int, dict[str, float], str]:
-    """Local training from the global `arrays`: (new arrays, examples, metrics, provider)."""
+    """Local training from the global `arrays`: (new arrays, examples, metrics, provider). The
+    provider's own receipt records the round and its record-level epsilon."""
     if _partition(context) == cfg.fail_partition and server_round == cfg.fail_round:
         raise InjectedCrash(f"partition {cfg.fail_partition} crashes in round {server_round}")
     spec = provider_spec(context, cfg)
@@ -95,6 +113,7 @@ def _train(
     models = build_models(cfg.seed)
     set_normalisation(models, normalisation_from_bytes(norm))
     set_trainable(models, arrays)
+    trained_from = _oracle_hash(models)
     metrics = train_local(
         models,
         data,
@@ -104,26 +123,60 @@ def _train(
         optimizer=cfg.local_optimizer,
         record_dp=cfg.record_dp,
     )
+    label = provider_label(context, spec)
+    entry = record_round(
+        receipt_path(context.node_config, label, receipt_dir),
+        provider=label,
+        server_round=server_round,
+        rows=data.num_train,
+        steps=record_dp_releases(1, cfg.local_epochs) if cfg.record_dp is not None else 0,
+        trained_from=trained_from,
+        record_dp=cfg.record_dp,
+        delta=cfg.dp_delta,
+    )
+    if entry.epsilon_total is not None:
+        log.info(
+            "%s round %d: record-level epsilon %.3f this round, %.3f over every round joined"
+            " (delta %g, own accountant)",
+            label,
+            server_round,
+            entry.epsilon_round,
+            entry.epsilon_total,
+            cfg.dp_delta,
+        )
     new = _attack(cfg, context, arrays, get_trainable(models))
     # Under DP every provider weighs the same in the mean: the accountant's sensitivity C/n holds
     # only for an unweighted mean of clipped updates (a row-count weight would scale one up).
     weight = 1 if cfg.dp_enabled else data.num_train
-    return new, weight, metrics, provider_label(context, spec)
+    return new, weight, metrics, label
 
 
 def _evaluate(
-    cfg: FederatedConfig, context: Context, arrays: dict, norm: bytes
+    cfg: FederatedConfig,
+    context: Context,
+    arrays: dict,
+    norm: bytes,
+    server_round: int | None = None,
+    receipt_dir: Path | None = None,
 ) -> tuple[int, dict[str, float]]:
-    data = _provider(provider_spec(context, cfg))
+    spec = provider_spec(context, cfg)
+    data = _provider(spec)
     models = build_models(cfg.seed)
     set_normalisation(models, normalisation_from_bytes(norm))
     set_trainable(models, arrays)
+    if server_round is not None:  # the global model this round produced, for the receipt
+        label = provider_label(context, spec)
+        path = receipt_path(context.node_config, label, receipt_dir)
+        record_model(path, server_round, _oracle_hash(models))
     metrics = evaluate_models(models, data)
     return len(data.x_test), metrics
 
 
-def make_client_app(overrides: Mapping[str, Any] | None = None) -> ClientApp:
-    """The ClientApp; `overrides` stand in for run config (in-process simulation)."""
+def make_client_app(
+    overrides: Mapping[str, Any] | None = None, receipt_dir: Path | None = None
+) -> ClientApp:
+    """The ClientApp; `overrides` stand in for run config and `receipt_dir` holds the providers'
+    receipts (in-process simulation; a SuperNode uses `receipt_path`'s default)."""
     app = ClientApp(mods=[secagg_when_requested])
 
     def config(context: Context) -> FederatedConfig:
@@ -142,11 +195,11 @@ def make_client_app(overrides: Mapping[str, Any] | None = None) -> ClientApp:
     def train(msg: Message, context: Context) -> Message:
         cfg = config(context)
         if "fitins.parameters" in msg.content.array_records:
-            return _legacy_train(msg, context, cfg)
+            return _legacy_train(msg, context, cfg, receipt_dir)
         conf = msg.content["config"]
         arrays = {k: v.numpy() for k, v in msg.content["arrays"].items()}
         new, n, metrics, spec = _train(
-            cfg, context, arrays, conf["norm"], int(conf["server-round"])
+            cfg, context, arrays, conf["norm"], int(conf["server-round"]), receipt_dir
         )
         content = RecordDict(
             {
@@ -161,10 +214,11 @@ def make_client_app(overrides: Mapping[str, Any] | None = None) -> ClientApp:
     def evaluate(msg: Message, context: Context) -> Message:
         cfg = config(context)
         if "evaluateins.parameters" in msg.content.array_records:
-            return _legacy_evaluate(msg, context, cfg)
+            return _legacy_evaluate(msg, context, cfg, receipt_dir)
         conf = msg.content["config"]
         arrays = {k: v.numpy() for k, v in msg.content["arrays"].items()}
-        n, metrics = _evaluate(cfg, context, arrays, conf["norm"])
+        rnd = int(conf["server-round"]) if "server-round" in conf else None
+        n, metrics = _evaluate(cfg, context, arrays, conf["norm"], rnd, receipt_dir)
         content = RecordDict(
             {
                 "metrics": MetricRecord({**metrics, "num-examples": n}),
@@ -181,7 +235,9 @@ def make_client_app(overrides: Mapping[str, Any] | None = None) -> ClientApp:
 # --- Legacy record format (the SecAgg+ workflow still speaks it) ---------------------------------
 
 
-def _legacy_train(msg: Message, context: Context, cfg: FederatedConfig) -> Message:
+def _legacy_train(
+    msg: Message, context: Context, cfg: FederatedConfig, receipt_dir: Path | None
+) -> Message:
     from flwr.common import Code, FitRes, Status, ndarrays_to_parameters, parameters_to_ndarrays
     from flwr.compat.common import recorddict_compat as compat
 
@@ -191,7 +247,9 @@ def _legacy_train(msg: Message, context: Context, cfg: FederatedConfig) -> Messa
     names = trainable_names(build_models(cfg.seed))
     arrays = dict(zip(names, parameters_to_ndarrays(fitins.parameters), strict=True))
     server_round = int(fitins.config["server-round"])
-    new, n, metrics, spec = _train(cfg, context, arrays, fitins.config["norm"], server_round)
+    new, n, metrics, spec = _train(
+        cfg, context, arrays, fitins.config["norm"], server_round, receipt_dir
+    )
     fitres = FitRes(
         status=Status(code=Code.OK, message="ok"),
         parameters=ndarrays_to_parameters([np.asarray(new[k]) for k in names]),
@@ -201,7 +259,9 @@ def _legacy_train(msg: Message, context: Context, cfg: FederatedConfig) -> Messa
     return Message(compat.fitres_to_recorddict(fitres, keep_input=False), reply_to=msg)
 
 
-def _legacy_evaluate(msg: Message, context: Context, cfg: FederatedConfig) -> Message:
+def _legacy_evaluate(
+    msg: Message, context: Context, cfg: FederatedConfig, receipt_dir: Path | None
+) -> Message:
     from flwr.common import Code, EvaluateRes, Status, parameters_to_ndarrays
     from flwr.compat.common import recorddict_compat as compat
 
@@ -210,7 +270,10 @@ def _legacy_evaluate(msg: Message, context: Context, cfg: FederatedConfig) -> Me
     ins = compat.recorddict_to_evaluateins(msg.content, keep_input=True)
     names = trainable_names(build_models(cfg.seed))
     arrays = dict(zip(names, parameters_to_ndarrays(ins.parameters), strict=True))
-    n, metrics = _evaluate(cfg, context, arrays, ins.config["norm"])
+    rnd = ins.config.get("server-round")
+    n, metrics = _evaluate(
+        cfg, context, arrays, ins.config["norm"], None if rnd is None else int(rnd), receipt_dir
+    )
     res = EvaluateRes(
         status=Status(code=Code.OK, message="ok"),
         loss=float(metrics["loss"]),

@@ -154,7 +154,10 @@ class LocalFederation:
     def start_supernode(self, index: int, data_spec: str) -> None:
         """Start SuperNode `index` holding the provider data named by `data_spec`."""
         port = free_port()
-        node_config = _config_args({"partition-id": index, "data": data_spec})
+        receipt = self.workdir / f"supernode-{index}-receipt.json"  # the provider's own record
+        node_config = _config_args(
+            {"partition-id": index, "data": data_spec, "receipt": str(receipt)}
+        )
         cmd = [
             _bin("flower-supernode"), "--insecure",
             "--superlink", f"127.0.0.1:{self.superlink_port}",

@@ -28,7 +28,7 @@ def simulate(output_dir: Path, num_nodes: int | None = None, **overrides: Any) -
     FederatedConfig.from_run_config(config)  # validate before starting Ray
     run_simulation(
         make_server_app(config),
-        make_client_app(config),
+        make_client_app(config, receipt_dir=Path(output_dir) / "receipts"),
         num_supernodes=nodes,
         backend_config={
             "client_resources": {"num_cpus": 1, "num_gpus": 0.0},

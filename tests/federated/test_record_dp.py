@@ -130,24 +130,30 @@ def test_record_level_frontier_point_and_user_level_exclusion(data) -> None:
     assert np.isfinite(point.qlike)
 
 
-@pytest.mark.slow
-def test_record_level_dp_sgd_runs_in_the_flower_clients_and_is_accounted(simulated) -> None:
-    """A real Flower run with record-level DP-SGD in every client: the manifest accounts each
-    round's record-level epsilon (no user-level DP), and the noise moves the model away from
-    the non-private replica of the same rounds."""
-    providers = ("bundled:sp500", "stress:7")
-    out = simulated(
+PROVIDERS = ("bundled:sp500", "stress:7")
+
+
+def _record_dp_run(simulated):
+    return simulated(
         "record-dp",
         **{
             "local-epochs": 1,
             "learning-rate": 1.0,
             "server-lr": 0.01,
             "num-server-rounds": 2,
-            "providers": ",".join(providers),
+            "providers": ",".join(PROVIDERS),
             "record-dp-noise-multiplier": 6.5,
             "record-dp-clipping-norm": 0.05,
         },
     )
+
+
+@pytest.mark.slow
+def test_record_level_dp_sgd_runs_in_the_flower_clients_and_is_accounted(simulated) -> None:
+    """A real Flower run with record-level DP-SGD in every client: the manifest accounts each
+    round's record-level epsilon (no user-level DP), and the noise moves the model away from
+    the non-private replica of the same rounds."""
+    out = _record_dp_run(simulated)
     for rnd in (1, 2):
         dp = load_manifest(out, rnd).dp
         assert dp["epsilon"] is None and dp["delta"] == 1e-5
@@ -159,8 +165,36 @@ def test_record_level_dp_sgd_runs_in_the_flower_clients_and_is_accounted(simulat
     for key in ("volatility", "risk"):
         flower[key] = load_round_model(out, 2, key, flower[key])
     clean = replicate_rounds(
-        [load_provider(p) for p in providers], rounds=2, learning_rate=1.0, server_lr=0.01
+        [load_provider(p) for p in PROVIDERS], rounds=2, learning_rate=1.0, server_lr=0.01
     )
     a, b = get_trainable(flower), get_trainable(clean)
     assert all(np.all(np.isfinite(a[k])) for k in a)
     assert max(float(np.max(np.abs(a[k] - b[k]))) for k in a) > 1e-3
+
+
+@pytest.mark.slow
+def test_each_provider_keeps_its_own_receipt_of_rounds_rows_epsilon_and_models(simulated) -> None:
+    """Every provider's receipt, from its own accountant, agrees with the coordinator's manifest:
+    the rounds it joined, its rows, its record-level epsilon, and the model each round led to;
+    `proofcast train receipt` prints it."""
+    from typer.testing import CliRunner
+
+    from federated.receipt import load_receipt
+    from oracle.cli import app
+
+    out = _record_dp_run(simulated)
+    manifests = {rnd: load_manifest(out, rnd) for rnd in (1, 2)}
+    for provider in PROVIDERS:
+        path = out / "receipts" / f"{provider}.json"
+        receipt = load_receipt(path)
+        assert receipt.provider == provider
+        assert [r.round for r in receipt.rounds] == [1, 2]
+        assert receipt.rows == load_provider(provider).num_train
+        assert receipt.epsilon == pytest.approx(manifests[2].dp["record_epsilon"])
+        assert receipt.rounds[0].epsilon_total == pytest.approx(manifests[1].dp["record_epsilon"])
+        assert receipt.rounds[0].contributed_to == manifests[1].oracle_model_hash
+        assert receipt.rounds[1].contributed_to == manifests[2].oracle_model_hash
+        shown = CliRunner().invoke(app, ["train", "receipt", str(path)])
+        assert shown.exit_code == 0, shown.output
+        assert f"epsilon {receipt.epsilon:.3f}" in shown.output
+        assert manifests[2].oracle_model_hash in shown.output
