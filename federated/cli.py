@@ -39,6 +39,7 @@ def _show(output_dir: Path, rounds: int) -> None:
     from federated.manifest import load_manifest
 
     table = Table(title=f"Federated rounds ({output_dir})")
+    failed: list[str] = []
     for col in (
         "round",
         "participants",
@@ -52,6 +53,7 @@ def _show(output_dir: Path, rounds: int) -> None:
         table.add_column(col)
     for rnd in range(1, rounds + 1):
         m = load_manifest(output_dir, rnd)
+        failed += [f"round {rnd}: {reason}" for reason in m.failure_reasons]
         eps, record_eps = m.dp.get("epsilon"), m.dp.get("record_epsilon")
         table.add_row(
             str(rnd),
@@ -64,6 +66,8 @@ def _show(output_dir: Path, rounds: int) -> None:
             m.model_hashes["volatility"][:18] + "...",
         )
     console.print(table)
+    for line in failed:
+        console.print(f"[yellow]failed[/] {line}", highlight=False)
 
 
 ConfigOpt = Annotated[

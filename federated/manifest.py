@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,6 +50,17 @@ def looks_like_path(value: str) -> bool:
     return "/" in value or "\\" in value or value.startswith("~")
 
 
+_PATH_TOKEN = re.compile(r"(?:[A-Za-z]:)?[~.]?[\\/][^\s'\"<>:]*")
+
+
+def failure_reason(node: int | str, reason: str) -> str:
+    """One line for a provider that failed a round: its node and the last line of its error,
+    with any path replaced by `<path>` (a reason must not leak a provider's files)."""
+    lines = [line.strip() for line in str(reason).splitlines() if line.strip()]
+    last = _PATH_TOKEN.sub("<path>", lines[-1] if lines else "no reason given")
+    return f"node {node}: {last[:200]}"
+
+
 def check_no_paths(value: Any, where: str) -> None:
     """Raise `ManifestError` when any string in `value` (nested dicts and lists) looks like a
     file path: manifests are public and name providers by label only."""
@@ -80,6 +92,7 @@ class RoundManifest:
     files: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     oracle_model_hash: str = ""
+    failure_reasons: list[str] = field(default_factory=list)
 
 
 def round_dir(output_dir: Path, server_round: int) -> Path:
@@ -99,6 +112,7 @@ def save_round(
     dp: dict[str, float | None],
     metrics: Mapping[str, float],
     seconds: float = 0.0,
+    failure_reasons: list[str] | None = None,
 ) -> RoundManifest:
     """Write each model's state_dict and the round manifest; return the manifest."""
     directory = round_dir(output_dir, server_round)
@@ -126,6 +140,7 @@ def save_round(
         model_hashes=hashes,
         files=files,
         seconds=seconds,
+        failure_reasons=list(failure_reasons or []),
     )
     record = asdict(manifest)
     check_no_paths(record, f"round {server_round} manifest")

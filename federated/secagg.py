@@ -24,7 +24,7 @@ from flwr.serverapp import Grid
 from torch import nn
 
 from federated.config import FederatedConfig
-from federated.manifest import RoundManifest, save_round, write_run_summary
+from federated.manifest import RoundManifest, failure_reason, save_round, write_run_summary
 from federated.task import get_trainable, set_trainable, trainable_names
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class RecordingFedAvg(LegacyFedAvg):
         super().__init__(**kwargs)
         self.participants: dict[int, list[str]] = {}
         self.failures: dict[int, int] = {}
+        self.failure_reasons: dict[int, list[str]] = {}
         self.seen_parameters: dict[int, list[list[np.ndarray]]] = {}
         self.round_end: dict[int, float] = {}
 
@@ -52,6 +53,12 @@ class RecordingFedAvg(LegacyFedAvg):
         """Aggregate (under SecAgg+ every result already carries the unmasked aggregate)."""
         self.participants[server_round] = [str(res.metrics.get("provider")) for _, res in results]
         self.failures[server_round] = len(failures)
+        self.failure_reasons[server_round] = [
+            failure_reason(f[0].cid, f[1].status.message)
+            if isinstance(f, tuple)
+            else failure_reason("?", repr(f))
+            for f in failures
+        ]
         self.seen_parameters[server_round] = [
             parameters_to_ndarrays(res.parameters) for _, res in results
         ]
@@ -114,6 +121,7 @@ def run_secagg(
                 models,
                 participants=strategy.participants.get(rnd, []),
                 failures=strategy.failures.get(rnd, 0),
+                failure_reasons=strategy.failure_reasons.get(rnd, []),
                 aggregation="fedavg",
                 secagg=True,
                 dp={"epsilon": None, "delta": None, "noise_multiplier": 0.0, "clipping_norm": None},

@@ -21,7 +21,7 @@ from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, Message
 from flwr.serverapp import Grid, ServerApp
 
 from federated.config import FederatedConfig
-from federated.manifest import RoundManifest, save_round, write_run_summary
+from federated.manifest import RoundManifest, failure_reason, save_round, write_run_summary
 from federated.privacy import gaussian_privacy_spent, sampled_gaussian_privacy_spent
 from federated.strategies import ServerAdam, build_strategy
 from federated.task import (
@@ -143,9 +143,11 @@ def run_federated(grid: Grid, context: Context, cfg: FederatedConfig) -> list[Ro
             )
         )
         ok = sorted((r for r in replies if not r.has_error()), key=_reply_key)
-        for r in replies:
-            if r.has_error():
-                log.warning("round %d: node %d failed: %s", rnd, r.metadata.src_node_id, r.error)
+        reasons = [
+            failure_reason(r.metadata.src_node_id, r.error.reason) for r in replies if r.has_error()
+        ]
+        for reason in reasons:
+            log.warning("round %d: %s", rnd, reason)
         if len(ok) >= cfg.min_nodes:
             new_arrays, _ = strategy.aggregate_train(rnd, ok)
             if new_arrays is not None and server_opt is not None:
@@ -184,6 +186,7 @@ def run_federated(grid: Grid, context: Context, cfg: FederatedConfig) -> list[Ro
                 models,
                 participants=participants,
                 failures=len(replies) - len(ok),
+                failure_reasons=reasons,
                 aggregation=cfg.aggregation
                 + ("+median-norm-bound" if cfg.median_norm_bound else "")
                 + ("+server-adam" if server_opt else ""),

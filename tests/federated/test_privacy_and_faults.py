@@ -46,6 +46,9 @@ def test_a_provider_crashing_mid_round_does_not_abort_training(simulated) -> Non
     out = simulated("dropout", **{"num-server-rounds": 2, "fail-partition": 2, "fail-round": 1})
     first, second = load_manifest(out, 1), load_manifest(out, 2)
     assert first.failures == 1
+    assert len(first.failure_reasons) == 1 and "crashes in round 1" in first.failure_reasons[0]
+    assert first.failure_reasons[0].startswith("node ") and "/" not in first.failure_reasons[0]
     assert first.participants == sorted(PROVIDERS[:2])
     assert second.failures == 0 and second.participants == sorted(PROVIDERS)
+    assert second.failure_reasons == []
     assert np.isfinite(second.metrics["qlike"])
