@@ -1,6 +1,6 @@
 # Proofcast: two commands set everything up on a fresh machine.
 #   make demo   runs the pipeline end to end on embedded defaults (starts its own local chain)
-#   make test   lint, Solidity tests and the Python test suite (real EZKL, anvil and solc-js)
+#   make test   lint, the docs build, Solidity tests and the Python test suite (real EZKL, anvil, solc-js)
 # Both install what they need first, idempotently: a .venv (CPU torch) and the npm EVM toolchain.
 
 PYTHON ?= python3
@@ -8,7 +8,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 FORGE  := node_modules/.bin/forge
 
-.PHONY: setup chromium demo test lint forge-test pytest clean
+.PHONY: setup chromium demo test lint docs forge-test pytest clean
 
 setup: $(VENV)/.installed node_modules/.installed chromium
 
@@ -40,6 +40,11 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The documentation site (mkdocs.yml, docs/): strict, so a broken link or anchor, or a page left
+# out of the nav, fails. NO_MKDOCS_2_WARNING silences Material's banner about MkDocs 2.0.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/site
+
 forge-test: setup
 	cd contracts && ../$(FORGE) test --offline
 
@@ -49,7 +54,7 @@ pytest: setup
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$status
 
-test: lint forge-test pytest
+test: lint docs forge-test pytest
 
 clean:
 	rm -rf build results contracts/out contracts/cache
