@@ -33,14 +33,16 @@ class ConfigError(ValueError):
 class FederatedConfig:
     """Every switch of a federated run (keys are the dashed run-config names)."""
 
-    num_server_rounds: int = 5
-    local_epochs: int = 30
-    learning_rate: float = 0.01
+    # Defaults: the published configuration (`PUBLISHED_*`), also the app's default run config in
+    # pyproject.toml (a test keeps the three equal).
+    num_server_rounds: int = PUBLISHED_ROUNDS
+    local_epochs: int = PUBLISHED_LOCAL_EPOCHS
+    learning_rate: float = PUBLISHED_LEARNING_RATE
     # > 0: FedOpt -- clients take `local-epochs` plain full-batch SGD steps at `learning-rate`
     # (1 step at 1.0 is FedSGD: the update is minus the gradient) and the server applies Adam
     # with this learning rate to the aggregated update. 0: the aggregate is the new model.
-    server_lr: float = 0.0
-    evaluate_every: int = 1  # rounds between federated evaluations (the last one always)
+    server_lr: float = PUBLISHED_SERVER_LR
+    evaluate_every: int = 25  # rounds between federated evaluations (the last one always)
     seed: int = 0
     providers: str = DEFAULT_PROVIDERS
     aggregation: str = "fedavg"

@@ -11,8 +11,17 @@ import pytest
 from federated.simulation import simulate
 
 PROVIDERS = ("bundled:sp500", "bundled:wti", "stress:7")
-# Small but real: every provider trains both models for a few full-batch epochs per round.
-FAST = {"local-epochs": 10, "node-wait": 30.0, "providers": ",".join(PROVIDERS)}
+# Small but real: every provider trains both models for a few full-batch Adam epochs per round
+# (plain FedAvg, evaluated every round; the published FedSGD + server Adam needs ~100 rounds).
+FAST = {
+    "num-server-rounds": 5,
+    "local-epochs": 10,
+    "learning-rate": 0.01,
+    "server-lr": 0.0,
+    "evaluate-every": 1,
+    "node-wait": 30.0,
+    "providers": ",".join(PROVIDERS),
+}
 
 
 @pytest.fixture(scope="session")

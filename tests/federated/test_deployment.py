@@ -32,6 +32,9 @@ def test_three_supernodes_two_rounds_then_everything_stops(tmp_path) -> None:
             {
                 "num-server-rounds": 2,
                 "local-epochs": 10,
+                "learning-rate": 0.01,
+                "server-lr": 0.0,
+                "evaluate-every": 1,
                 "expected-nodes": len(PROVIDERS),
                 "output-dir": str(out),
             },

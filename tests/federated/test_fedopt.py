@@ -76,7 +76,8 @@ def test_fedsgd_with_server_adam_equals_adam_on_the_pooled_loss() -> None:
 def test_fedopt_settings_are_checked() -> None:
     cfg = FederatedConfig.from_run_config({"server-lr": 0.01, "local-epochs": 1})
     assert cfg.local_optimizer == "sgd"
-    assert FederatedConfig().local_optimizer == "adam"
+    assert FederatedConfig().local_optimizer == "sgd"  # the published FedSGD + server Adam
+    assert FederatedConfig.from_run_config({"server-lr": 0.0}).local_optimizer == "adam"
     with pytest.raises(ConfigError, match="server-lr"):
         FederatedConfig.from_run_config({"server-lr": -1.0})
     with pytest.raises(ConfigError, match="SecAgg"):

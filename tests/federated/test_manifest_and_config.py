@@ -88,3 +88,25 @@ def test_provider_specs_that_name_nothing_are_rejected(tmp_path) -> None:
         load_provider(str(tmp_path / "missing.csv"))
     with pytest.raises(ProviderDataError, match="integer seed"):
         load_provider("stress:abc")
+
+
+def test_the_apps_default_run_config_is_the_published_configuration() -> None:
+    """`flwr run .` with no overrides, the in-process defaults and what the demo publishes and
+    `proofcast bench federated` measures are one configuration."""
+    import tomllib
+    from pathlib import Path
+
+    from federated import config as published
+
+    app = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    app_config = app["tool"]["flwr"]["app"]["config"]
+    expected = {
+        "num-server-rounds": published.PUBLISHED_ROUNDS,
+        "local-epochs": published.PUBLISHED_LOCAL_EPOCHS,
+        "learning-rate": published.PUBLISHED_LEARNING_RATE,
+        "server-lr": published.PUBLISHED_SERVER_LR,
+    }
+    assert {k: app_config[k] for k in expected} == expected
+    assert FederatedConfig.from_run_config(app_config) == FederatedConfig(
+        output_dir=app_config["output-dir"]
+    )
