@@ -89,6 +89,7 @@ class BenchSettings:
     )
     curve_every: int = 10
     seed: int = 0
+    cold_assets: tuple[str, ...] | None = None  # None: federated.coldstart.COLD_ASSETS
 
     @classmethod
     def quick(cls) -> BenchSettings:
@@ -103,6 +104,7 @@ class BenchSettings:
             frontier_splits=(1, 4),
             frontier_noise=(6.5,),
             record_dp=(RecordDP(9.2, 30.0),),
+            cold_assets=("bundled:sp500", "bundled:ibm"),
         )
 
 
@@ -328,11 +330,26 @@ def run_federated_benchmark(
         for name, r in runs.items()
         if name in ("published", "robust", "robust+scale", "fedavg+scale")
     }
+    progress("cold start: each asset left out with 60 / 120 / 250 days of history")
+    from federated.coldstart import COLD_ASSETS, run_cold_start
+    from federated.coldstart import markdown as cold_markdown
+
+    cold = run_cold_start(
+        out,
+        assets=s.cold_assets or COLD_ASSETS,
+        providers=s.providers,
+        rounds=s.rounds,
+        learning_rate=s.learning_rate,
+        server_lr=s.server_lr,
+        seed=s.seed,
+        progress=progress,
+    )
     summary = _summarise(s, names, per_provider, loao, attacked, runs, curves)
+    summary["cold_start"] = cold
     summary["frontier"] = _frontier(frontier)
     summary["bench_seconds"] = time.perf_counter() - started
     (out / "federated.json").write_text(json.dumps(summary, indent=2))
-    (out / "federated.md").write_text(_markdown(summary))
+    (out / "federated.md").write_text(_markdown(summary) + "\n" + cold_markdown(cold))
     _plot_gain(out / "federated_gain.png", summary)
     _plot_baselines(out / "federated_qlike.png", summary)
     _plot_curves(out / "federated_convergence.png", curves)

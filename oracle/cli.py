@@ -312,7 +312,28 @@ def bench_federated(
     settings = BenchSettings.quick() if quick else BenchSettings()
     run_federated_benchmark(out, workdir, settings, progress=console.log)
     console.print((out / "federated.md").read_text())
-    console.print(f"results in {out}/federated.{{md,json}} and {out}/federated_*.png")
+    console.print(f"results in {out}/federated.{{md,json}}, {out}/federated_*.png, coldstart.*")
+
+
+@bench.command("coldstart")
+def bench_coldstart(
+    out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
+) -> None:
+    """Cold start alone (also part of `bench federated`): each asset left out of the published
+    configuration, with 60 / 120 / 250 days of history, against EWMA, GARCH, HAR-RV and its own
+    model over the following year. Writes results/coldstart.{md,json,png} (~5 min)."""
+    from federated.coldstart import markdown, run_cold_start
+    from federated.config import PUBLISHED_LEARNING_RATE, PUBLISHED_ROUNDS, PUBLISHED_SERVER_LR
+
+    summary = run_cold_start(
+        out,
+        rounds=PUBLISHED_ROUNDS,
+        learning_rate=PUBLISHED_LEARNING_RATE,
+        server_lr=PUBLISHED_SERVER_LR,
+        progress=console.log,
+    )
+    console.print(markdown(summary))
+    console.print(f"results in {out}/coldstart.{{md,json,png}}")
 
 
 @bench.command("models")
