@@ -88,3 +88,14 @@ def test_provider_specs_that_name_nothing_are_rejected(tmp_path) -> None:
         load_provider(str(tmp_path / "missing.csv"))
     with pytest.raises(ProviderDataError, match="integer seed"):
         load_provider("stress:abc")
+
+
+def test_provider_csv_not_in_utf8_is_one_error_naming_the_file(tmp_path) -> None:
+    """The shared CSV reader (models.data.read_csv_text), not a UnicodeDecodeError."""
+    from models.data import DataValidationError
+
+    path = tmp_path / "provider.csv"
+    path.write_bytes("date,open,high,low,close\n2024-01-02,1,2,1,1.5\n".encode("utf-16"))
+    with pytest.raises(DataValidationError, match="UTF-16") as info:
+        load_provider(str(path))
+    assert str(path) in str(info.value)
