@@ -38,9 +38,9 @@ from oracle.attest.checks import CheckPolicy
 from oracle.node.config import FeedConfig, _check_table, read_toml
 from oracle.node.errors import ConfigError
 
-# What an attester takes from the circuit: (config key, manifest attribute) for its report shape
-# and commitments. An attester whose numbers differ from the node's circuit refuses everything
-# with CommitmentMismatch, so they are read, not typed.
+# What an attester takes from the circuit (keys of the config, the policy and /v1/health): with
+# numbers other than the node's circuit it refuses every proposal (CommitmentMismatch), so they
+# are read from the circuit's manifest, not typed.
 CIRCUIT_KEYS = ("slots", "input_scale", "output_scale")
 
 
@@ -51,9 +51,6 @@ class CircuitShape:
     slots: int  # K: feeds per report
     input_scale: int  # fractional bits of the committed features
     output_scale: int  # fractional bits of the signed realised returns
-
-    def as_dict(self) -> dict[str, int]:
-        return {key: getattr(self, key) for key in CIRCUIT_KEYS}
 
 
 def read_circuit_shape(circuit_dir: Path) -> CircuitShape:
