@@ -60,7 +60,7 @@ class ProviderData:
 
 def load_series(spec: str):  # -> models.data.PriceSeries
     """Load the price series a data spec names (see module docstring)."""
-    from models.data import load_bundled, load_klines_csv, load_ohlc_csv
+    from models.data import load_bundled, load_klines_csv, load_ohlc_csv, read_csv_text
     from models.stress import generate_stress_series
 
     if spec.startswith("bundled:"):
@@ -73,7 +73,8 @@ def load_series(spec: str):  # -> models.data.PriceSeries
     path = Path(spec)
     if not path.is_file():
         raise ProviderDataError(f"provider data file not found: {path}")
-    head = path.read_text().splitlines()[0].lower() if path.stat().st_size else ""
+    text = read_csv_text(path)  # DataValidationError naming the file unless UTF-8
+    head = text.splitlines()[0].lower() if text else ""
     return (
         load_klines_csv(path) if "open_time" in head or "open time" in head else load_ohlc_csv(path)
     )

@@ -15,6 +15,7 @@ Bundled series (offline, shipped inside PyPI wheels):
 from __future__ import annotations
 
 import csv
+import io
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -25,6 +26,7 @@ import numpy as np
 
 GapPolicy = Literal["report", "error", "fill"]
 Calendar = Literal["daily", "business"]
+CALENDARS: tuple[str, ...] = ("business", "daily")  # the gap checks `find_gaps` knows
 
 BUNDLED_SERIES: tuple[str, ...] = ("sp500", "wti", "aapl", "ibm", "msft", "goog")
 
@@ -254,6 +256,7 @@ def load_ohlc_csv(
     single exchange holiday is not a gap; "daily" = every calendar day); see `apply_gap_policy`.
     """
     path = Path(path)
+    calendar = check_calendar(calendar)
     rows = _read_rows(path)
     if not rows:
         raise DataValidationError(str(path), "file is empty")
@@ -449,14 +452,47 @@ def _fill_gaps(series: PriceSeries, calendar: Calendar) -> PriceSeries:
     )
 
 
-def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
-    """Non-blank CSV rows with their 1-based file line numbers."""
+def check_calendar(calendar: str) -> Calendar:
+    """`calendar` if it is one of CALENDARS, else ValueError listing the supported ones."""
+    if calendar not in CALENDARS:
+        raise ValueError(
+            f"calendar {calendar!r} is not supported: use one of {', '.join(CALENDARS)}"
+        )
+    return calendar  # type: ignore[return-value]
+
+
+def read_csv_text(path: str | Path) -> str:
+    """The text of a CSV file: UTF-8, with or without a byte-order mark (Excel writes one).
+
+    UTF-16 (Excel's "Unicode text") and other non-UTF-8 files raise `DataValidationError`
+    naming the file and the first undecodable byte, never a UnicodeDecodeError."""
+    path = Path(path)
     if not path.is_file():
         raise DataValidationError(str(path), "file not found")
-    with path.open(newline="", encoding="utf-8") as fh:
-        return [
-            (i, row) for i, row in enumerate(csv.reader(fh), start=1) if any(c.strip() for c in row)
-        ]
+    raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataValidationError(str(path), "file is UTF-16 encoded: save it as UTF-8 CSV")
+    if b"\x00" in raw:  # UTF-16 without a byte-order mark, or not text at all
+        line = raw.count(b"\n", 0, raw.index(b"\x00")) + 1
+        raise DataValidationError(
+            str(path), "NUL bytes: UTF-16 without a byte-order mark or binary, not UTF-8 CSV", line
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataValidationError(
+            str(path),
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}): "
+            "save it as UTF-8 CSV",
+            line,
+        ) from None
+
+
+def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """Non-blank CSV rows with their 1-based file line numbers."""
+    rows = csv.reader(io.StringIO(read_csv_text(path), newline=""))
+    return [(i, row) for i, row in enumerate(rows, start=1) if any(c.strip() for c in row)]
 
 
 def _is_number(text: str) -> bool:

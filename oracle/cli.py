@@ -182,6 +182,9 @@ def explorer(
 
     if refresh <= 0:
         raise typer.BadParameter("must be > 0", param_hint="--refresh")
+    if federated is not None and not federated.is_dir():
+        what = "is not a directory" if federated.exists() else "does not exist"
+        raise typer.BadParameter(f"{federated} {what}", param_hint="--federated")
     try:
         reader = ExplorerReader(
             connect_readonly(rpc_url), oracle, federated=federated, journal=journal,

@@ -497,10 +497,8 @@ def attester_configs(
             spec,
             w3.eth.chain_id,
             stack.oracle.address,
-            build.layout.num_feeds,
-            build.input_scale,
+            build.artifacts.root,
             password,
-            output_scale=build.layout.output_scale,
             rpc_url=url,
         )
         for spec in attesters

@@ -26,6 +26,8 @@ def attest_serve(
     """Check proposed reports against this attester's own data and sign those that agree."""
     import logging
 
+    from rich.markup import escape
+
     from oracle.attest.checks import Checker
     from oracle.attest.config import load_attester_config
     from oracle.attest.server import create_app, serve
@@ -36,9 +38,12 @@ def attest_serve(
 
     try:
         cfg = load_attester_config(config, port)
+        source = CsvDirectorySource(cfg.source_dir, calendar=cfg.calendar)
+        for feed in cfg.feeds:  # refuse to start on a missing or unreadable file
+            source.check(feed)
         key = load_key(cfg.keystore, _env_with_password(cfg.keystore))
     except OracleError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from exc
     handler = logging.StreamHandler()
     handler.addFilter(RedactKeysFilter(key))
@@ -46,7 +51,6 @@ def attest_serve(
     logger = logging.getLogger("proofcast.attest")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    source = CsvDirectorySource(cfg.source_dir, calendar=cfg.calendar)
     checker = Checker(
         cfg.policy,
         cfg.feeds,
@@ -59,12 +63,17 @@ def attest_serve(
         else attester_set_reader(cfg.rpc_url, cfg.policy.oracle),
     )
     logger.info(
-        "attester %s for oracle %s on chain %d: %s from %s, listening on %s:%d",
+        "attester %s for oracle %s on chain %d: %s from %s, circuit %s (K=%d, input_scale %d, "
+        "output_scale %d), listening on %s:%d",
         key.address,
         cfg.policy.oracle,
         cfg.policy.chain_id,
         ", ".join(f.name for f in cfg.feeds),
         cfg.source_dir,
+        cfg.circuit_dir,
+        cfg.policy.slots,
+        cfg.policy.input_scale,
+        cfg.policy.output_scale,
         cfg.host,
         cfg.port,
     )

@@ -16,7 +16,7 @@ import concurrent.futures as cf
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -316,9 +316,18 @@ class AttesterClient:
 
     # ------------------------------------------------------------------ phase 2: sign
 
-    def collect(self, proposal: Proposal, threshold: int, attesters: Sequence[str]) -> Outcome:
+    def collect(
+        self,
+        proposal: Proposal,
+        threshold: int,
+        attesters: Sequence[str],
+        circuit: Mapping[str, int] | None = None,
+    ) -> Outcome:
         """Ask every attester at once; return when every attester answered, `timeout` passed,
-        or `grace` after `threshold` valid signatures are in."""
+        or `grace` after `threshold` valid signatures are in. With `circuit` (this node's
+        {"slots", "input_scale", "output_scale"}), an attester whose /v1/health shows other
+        values is not asked: its reply is the error naming it and both values (it would only
+        refuse with CommitmentMismatch)."""
         allowed = {a.lower() for a in attesters}
         body = proposal.to_json()
         signers: set[str] = set()
@@ -330,7 +339,7 @@ class AttesterClient:
             return vetted
 
         replies = self._gather(
-            lambda url: self._ask(url, body),
+            lambda url: self._ask(url, body, circuit),
             vet,
             lambda r: str(r.signer).lower() if r.signed else None,
             threshold,
@@ -341,17 +350,38 @@ class AttesterClient:
         )
         return Outcome(threshold, tuple(replies))
 
-    def _ask(self, url: str, body: dict) -> AttesterReply:
+    def _ask(self, url: str, body: dict, circuit: Mapping[str, int] | None = None) -> AttesterReply:
         """One attester's reply; whatever it sends (too much, too deep, garbage, too slowly)
         becomes an `error` of that reply, never an exception."""
+        if circuit:
+            mismatch = self.circuit_mismatch(url, circuit)
+            if mismatch is not None:
+                return AttesterReply(url, error=mismatch)
         status, data, error = self._exchange(f"{url}/v1/attest", body, MAX_REPLY_BYTES)
         if error is not None:
             return AttesterReply(url, error=error)
         return self._interpret(url, status, data)
 
-    def _exchange(self, url: str, body: dict, limit: int) -> tuple[int, Any, str | None]:
-        """POST `body` to `url`: (status, parsed reply, None), or (status, None, error) for
-        whatever makes the reply unusable (too much, too deep, garbage, too slow, no answer)."""
+    def circuit_mismatch(self, url: str, circuit: Mapping[str, int]) -> str | None:
+        """What differs between `url`'s /v1/health and `circuit` (this node's values), or None.
+        An attester whose health does not say (unreachable, older, garbage) is not judged
+        here: asking it to sign shows what is wrong with it."""
+        _, data, error = self._exchange(f"{url}/v1/health", None, MAX_REPLY_BYTES)
+        if error is not None or not isinstance(data, dict):
+            return None
+        differ = [
+            f"{key} {loggable(data[key], NAME_CHARS)} (this node's circuit: {mine})"
+            for key, mine in circuit.items()
+            if key in data and data[key] != mine
+        ]
+        if not differ:
+            return None
+        return f"circuit mismatch: attester {url} has " + ", ".join(differ) + "; not asked to sign"
+
+    def _exchange(self, url: str, body: dict | None, limit: int) -> tuple[int, Any, str | None]:
+        """POST `body` to `url` (GET when None): (status, parsed reply, None), or
+        (status, None, error) for whatever makes the reply unusable (too much, too deep,
+        garbage, too slow, no answer)."""
         try:
             status, raw = self._post(url, body, limit)
         except TooLarge as exc:
@@ -365,13 +395,13 @@ class AttesterClient:
         except WireError as exc:
             return status, None, f"HTTP {status}: reply refused: {exc}"
 
-    def _post(self, url: str, body: dict, limit: int = MAX_REPLY_BYTES) -> tuple[int, bytes]:
-        """POST `body`; the status and at most `limit` bytes of reply (TooLarge beyond), all
-        within `timeout` seconds."""
+    def _post(self, url: str, body: dict | None, limit: int = MAX_REPLY_BYTES) -> tuple[int, bytes]:
+        """POST `body` (GET when None); the status and at most `limit` bytes of reply
+        (TooLarge beyond), all within `timeout` seconds."""
         deadline = time.monotonic() + self.timeout
         with (
             httpx.Client(timeout=self.timeout) as http,
-            http.stream("POST", url, json=body) as response,
+            http.stream("GET" if body is None else "POST", url, json=body) as response,
         ):
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:

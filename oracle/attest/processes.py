@@ -6,6 +6,7 @@ The keystore password goes through the environment, the key never through argv.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -43,15 +44,14 @@ def write_attester(
     spec: AttesterSpec,
     chain_id: int,
     oracle: str,
-    slots: int,
-    input_scale: int,
+    circuit_dir: Path,
     password: str,
-    output_scale: int = 13,
     rpc_url: str | None = None,
     attesters: Sequence[str] = (),
     threshold: int = 0,
 ) -> Path:
-    """Write `spec`'s keystore and config.toml; returns the config path. With `rpc_url` the
+    """Write `spec`'s keystore and config.toml; returns the config path. The attester reads
+    K and the scales from `circuit_dir` (the node's circuit). With `rpc_url` the
     attester reads the oracle's configVersion and attester set, and signs only for those;
     without, `attesters` and `threshold` name whose observations count."""
     spec.directory.mkdir(parents=True, exist_ok=True)
@@ -65,9 +65,7 @@ def write_attester(
         f"chain_id = {chain_id}\n"
         f'oracle_address = "{oracle}"\n'
         'keystore = "keystore.json"\n'
-        f"slots = {slots}\n"
-        f"input_scale = {input_scale}\n"
-        f"output_scale = {output_scale}\n"
+        f"circuit_dir = {json.dumps(str(Path(circuit_dir).resolve()))}\n"
         + (f'rpc_url = "{rpc_url}"\n' if rpc_url else "")
         + (f"attesters = [{', '.join(repr(a) for a in attesters)}]\n" if attesters else "")
         + (f"threshold = {threshold}\n" if threshold else "")

@@ -9,7 +9,9 @@
         200 {"signer", "signature", "digest"}              every check passed: signed
         422 {"signer", "refusals": [{code, feed, detail}]}  refused, with every reason
         400 / 413 {"signer", "refusals": [BadProposal]}     not JSON, nested too deep, too large
-    GET  /v1/health   {"signer", "chain_id", "oracle", "slots", "feeds"}
+    GET  /v1/health   {"signer", "chain_id", "oracle", "slots", "input_scale", "output_scale",
+                       "feeds"}   slots and scales as read from the circuit (the node compares
+                                  them with its own before asking for signatures)
 
 A peer cannot make it crash, stall or grow: the body is capped (`proposal_body_limit` of the
 policy's slots, bars and `max_observations`; `observe_request_limit`; Content-Length checked
@@ -80,6 +82,8 @@ def create_app(checker: Checker, key: SigningKey) -> FastAPI:
             "chain_id": policy.chain_id,
             "oracle": policy.oracle,
             "slots": policy.slots,
+            "input_scale": policy.input_scale,
+            "output_scale": policy.output_scale,
             "feeds": sorted(checker.feeds),
         }
 

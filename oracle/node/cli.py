@@ -48,6 +48,21 @@ def _fail(exc: Exception | str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _calendar(value: str) -> str:
+    """`--calendar`: one of models.data.CALENDARS, or a usage error listing them."""
+    from models.data import check_calendar
+
+    try:
+        return check_calendar(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+CalendarOpt = Annotated[
+    str, typer.Option(help="business or daily (gap check).", callback=_calendar)
+]
+
+
 def _build_node(
     config_path: Path, flags: dict[str, Any], json_logs: bool = False, one_shot: bool = True
 ) -> Any:
@@ -244,7 +259,7 @@ def _print_status(node: Any) -> None:
 @data_app.command("inspect")
 def data_inspect(
     path: Annotated[Path, typer.Argument(help="OHLC CSV (date,open,high,low,close[,volume]).")],
-    calendar: Annotated[str, typer.Option(help="business or daily (gap check).")] = "business",
+    calendar: CalendarOpt = "business",
 ) -> None:
     """Validate a price file and show its range and latest features (what the node proves)."""
     from models.data import DataValidationError, load_ohlc_csv
@@ -268,7 +283,7 @@ def data_import(
     path: Annotated[Path, typer.Argument(help="OHLC CSV to validate and import.")],
     source_dir: Annotated[Path, typer.Option(help="The node's source directory.")],
     name: Annotated[str, typer.Option(help="File name in the source directory.")],
-    calendar: Annotated[str, typer.Option(help="business or daily (gap check).")] = "business",
+    calendar: CalendarOpt = "business",
 ) -> None:
     """Validate a price file and copy it into the node's source directory (atomically)."""
     from models.data import DataValidationError, load_ohlc_csv

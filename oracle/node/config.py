@@ -32,6 +32,7 @@ from typing import Any
 
 from web3 import Web3
 
+from models.data import check_calendar
 from oracle.node.errors import ConfigError
 
 ENV_PREFIX = "PROOFCAST_"
@@ -216,8 +217,10 @@ def _build(path: Path, node_table: Any, source_table: Any, feed_tables: Any) -> 
     if kind not in _SOURCE_KINDS:
         raise ConfigError(f"source.kind: unknown source {kind!r} (known: {_SOURCE_KINDS})")
     calendar = source.get("calendar", "business")
-    if calendar not in ("business", "daily"):
-        raise ConfigError(f"source.calendar: {calendar!r} is not 'business' or 'daily'")
+    try:
+        check_calendar(calendar)
+    except ValueError as exc:
+        raise ConfigError(f"source.{exc}") from None
     if not isinstance(feed_tables, list) or not feed_tables:
         raise ConfigError(f"{path}: at least one [[feeds]] entry is required")
     feeds = []

@@ -129,6 +129,12 @@ class Node:
                 raise ConfigError(
                     f"node.model: no compiled weights {self.compiled} (run compile_model first)"
                 )
+        # what every attester's /v1/health must show before it is asked to sign
+        self.circuit_shape = {
+            "slots": self.layout.num_feeds,
+            "input_scale": self.manifest.input_scale,
+            "output_scale": self.manifest.output_scale,
+        }
         if len(config.feeds) != self.layout.num_feeds:
             raise ConfigError(
                 f"feeds: {len(config.feeds)} configured, but the circuit at {config.circuit_dir} "
@@ -387,7 +393,9 @@ class Node:
                 )
             except NotCanonicalError as exc:
                 return self._end(rnd, J.ABANDONED, error=f"observations unusable: {exc}")
-            outcome = self.attestors.collect(proposal, config.threshold, config.attesters)
+            outcome = self.attestors.collect(
+                proposal, config.threshold, config.attesters, circuit=self.circuit_shape
+            )
             for line in outcome.describe():
                 log.info("round %d attester %s", rnd.id, line)
             if outcome.reached:

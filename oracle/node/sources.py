@@ -87,6 +87,17 @@ class CsvDirectorySource:
     def path(self, feed: FeedConfig) -> Path:
         return self.directory / feed.file
 
+    def check(self, feed: FeedConfig) -> None:
+        """SourceError naming the feed and file unless `feed`'s file exists and loads (valid
+        bars, no gaps): what a server checks once at startup rather than on every request."""
+        path = self.path(feed)
+        if not path.is_file():
+            raise SourceError(f"feed {feed.name}: market-data file {path} does not exist")
+        try:
+            self.pipeline.load(path)
+        except self.pipeline.errors as exc:
+            raise SourceError(f"feed {feed.name}: {exc}") from None
+
     def observe(self, feed: FeedConfig) -> Observation:
         path = self.path(feed)
         if not path.is_file():

@@ -110,3 +110,14 @@ def test_the_apps_default_run_config_is_the_published_configuration() -> None:
     assert FederatedConfig.from_run_config(app_config) == FederatedConfig(
         output_dir=app_config["output-dir"]
     )
+
+
+def test_provider_csv_not_in_utf8_is_one_error_naming_the_file(tmp_path) -> None:
+    """The shared CSV reader (models.data.read_csv_text), not a UnicodeDecodeError."""
+    from models.data import DataValidationError
+
+    path = tmp_path / "provider.csv"
+    path.write_bytes("date,open,high,low,close\n2024-01-02,1,2,1,1.5\n".encode("utf-16"))
+    with pytest.raises(DataValidationError, match="UTF-16") as info:
+        load_provider(str(path))
+    assert str(path) in str(info.value)

@@ -154,6 +154,45 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
         load_ohlc_csv(write(tmp_path, "date,open,high,low,close\n"))
 
 
+def test_utf8_bom_does_not_break_the_header(tmp_path: Path) -> None:
+    """Excel's "CSV UTF-8" starts with a byte-order mark; the first column is still `date`."""
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD_OHLC.encode())
+    s = load_ohlc_csv(path)
+    assert len(s) == 4 and s.dates[0] == np.datetime64("2024-01-02")
+    klines = tmp_path / "bom-klines.csv"
+    klines.write_bytes(
+        b"\xef\xbb\xbf" + "\n".join(kline(T0 + i * DAY_MS, 1, 2, 1, 1.5) for i in range(3)).encode()
+    )
+    assert len(load_klines_csv(klines)) == 3
+
+
+@pytest.mark.parametrize(
+    ("encoding", "message"),
+    [
+        ("utf-16", "UTF-16 encoded: save it as UTF-8"),
+        ("utf-16-le", "NUL bytes: UTF-16 without a byte-order mark"),
+        ("latin-1", r"not UTF-8 text \(byte 0xe9 at offset 30\)"),
+    ],
+)
+def test_non_utf8_csv_is_one_error_naming_the_file(
+    tmp_path: Path, encoding: str, message: str
+) -> None:
+    path = tmp_path / f"{encoding}.csv"
+    text = GOOD_OHLC if encoding != "latin-1" else GOOD_OHLC.replace("volume", "volumé")
+    path.write_bytes(text.encode(encoding))
+    for load in (load_ohlc_csv, load_klines_csv):
+        with pytest.raises(DataValidationError, match=message) as info:
+            load(path)
+        assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_unsupported_calendar_is_refused_with_the_supported_ones(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD_OHLC)
+    with pytest.raises(ValueError, match="'weekly' is not supported: use one of business, daily"):
+        load_ohlc_csv(path, calendar="weekly")  # type: ignore[arg-type]
+
+
 GAPPY = """date,open,high,low,close
 2024-01-02,1,2,1,1.5
 2024-01-03,1,2,1,1.5

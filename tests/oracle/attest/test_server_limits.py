@@ -22,6 +22,7 @@ from oracle.attest.processes import AttesterProcesses, AttesterSpec, write_attes
 from oracle.attest.server import MAX_CONNECTIONS, BackgroundServer, create_app
 from oracle.attest.wire import proposal_body_limit
 from oracle.node.keys import SigningKey
+from tests.oracle.attest.circuit_files import write_circuit
 from tests.oracle.attest.test_checks import (
     CHAIN,
     END,
@@ -191,7 +192,8 @@ def test_attest_serve_process_survives_the_measured_attacks(tmp_path: Path, data
     newline. It stays up, keeps signing, and its log has no forged line."""
     spec = AttesterSpec(tmp_path / "attester", {n: f"{n}.csv" for n in FEEDS}, key=KEY)
     shutil.copytree(data, spec.data_dir)
-    config = write_attester(spec, CHAIN, ORACLE, 2, SCALE, "pw", attesters=SET, threshold=2)
+    circuit = write_circuit(tmp_path / "circuit", slots=2, input_scale=SCALE)
+    config = write_attester(spec, CHAIN, ORACLE, circuit, "pw", attesters=SET, threshold=2)
     with AttesterProcesses([config], "pw", tmp_path / "logs") as procs:
         url = procs.urls[0]
         attest = f"{url}/v1/attest"

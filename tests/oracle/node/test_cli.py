@@ -16,6 +16,14 @@ from tests.oracle.node.market import append_candle, write_candles
 runner = CliRunner()
 
 
+WIDE = {"COLUMNS": "400", "TERMINAL_WIDTH": "400"}  # usage errors unwrapped (long tmp paths)
+
+
+def unboxed(output: str) -> str:
+    """A usage error's text without rich's panel borders and line wrapping."""
+    return " ".join(output.replace("│", " ").split())
+
+
 def test_keys_new_writes_a_keystore_and_never_prints_the_key(tmp_path: Path) -> None:
     path = tmp_path / "node.json"
     result = runner.invoke(app, ["keys", "new", "--out", str(path)], env={PASSWORD_ENV: "pw"})
@@ -39,6 +47,45 @@ def test_data_inspect_and_import_validate_the_file(tmp_path: Path) -> None:
     append_candle(csv, seed=0, row="2026-03-11,100,99,101,100,1\n")  # high < low
     bad = runner.invoke(app, ["data", "inspect", str(csv), "--calendar", "daily"])
     assert bad.exit_code == 1 and "line 42" in bad.output
+
+
+def test_data_commands_refuse_bad_input_in_one_line(tmp_path: Path) -> None:
+    """Non-UTF-8 files, an unsupported --calendar: one error line naming the file or the
+    values, no traceback, nothing imported."""
+    csv = write_candles(tmp_path / "eth.csv", dt.date(2026, 3, 10))
+    utf16 = tmp_path / "eth-utf16.csv"
+    utf16.write_bytes(csv.read_text().encode("utf-16"))
+    latin = tmp_path / "eth-latin1.csv"
+    latin.write_bytes(csv.read_bytes().replace(b"volume", b"volum\xe9"))
+    dest = tmp_path / "live"
+    for bad in (utf16, latin):
+        for cmd in (["inspect"], ["import", "--source-dir", str(dest), "--name", "x.csv"]):
+            result = runner.invoke(app, ["data", *cmd, str(bad), "--calendar", "daily"])
+            assert result.exit_code == 1, result.output
+            assert result.exception is None or isinstance(result.exception, SystemExit)
+            assert result.output.startswith("error: ") and str(bad) in result.output
+            assert "UTF" in result.output and "Traceback" not in result.output
+    assert not dest.exists()
+    bom = tmp_path / "eth-bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + csv.read_bytes())
+    assert runner.invoke(app, ["data", "inspect", str(bom), "--calendar", "daily"]).exit_code == 0
+    weekly = runner.invoke(app, ["data", "inspect", str(csv), "--calendar", "weekly"], env=WIDE)
+    assert weekly.exit_code == 2
+    assert "'weekly' is not supported: use one of business, daily" in unboxed(weekly.output)
+
+
+def test_explorer_refuses_a_missing_federated_directory(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent"
+    result = runner.invoke(
+        app,
+        ["explorer", "--rpc-url", "http://127.0.0.1:1", "--oracle", "0x" + "11" * 20,
+         "--federated", str(missing), "--snapshot", str(tmp_path / "site")],
+        env=WIDE,
+    )  # fmt: skip
+    assert result.exit_code == 2
+    message = unboxed(result.output)
+    assert f"{missing} does not exist" in message and "--federated" in message
+    assert not (tmp_path / "site").exists()
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from models.data import load_ohlc_csv
 from models.features import HISTORY_BARS, latest_features
 from models.identity import model_hash
+from oracle.attest.local import LocalAttesters
 from oracle.chain.contracts import retire_model
 from oracle.node import journal as J
 from oracle.node.config import load_config, with_overrides
@@ -107,6 +109,27 @@ def test_one_attester_offline_still_publishes_two_do_not(deployment: Deployment)
     assert "unreachable" in (second.round.error or "")
     assert second.round.proof_hex is None  # nothing proved without the attestation
     assert onchain_rounds(deployment) == [1, 1]
+
+
+def test_attesters_on_another_circuit_are_not_asked_and_named(deployment: Deployment) -> None:
+    """The same attester keys and data, but configured for input scale 7 (the README's old
+    example) where the node's circuit says 13: they still observe, but the node does not ask
+    them to sign, and the round's error names each URL and both values."""
+    first = deployment.attesters.checkers[0].policy
+    wrong = replace(first, input_scale=first.input_scale - 6)
+    dirs = [deployment.data_dir] * len(deployment.attesters.keys)
+    with LocalAttesters(dirs, wrong, FEEDS, keys=deployment.attesters.keys) as others:
+        node = make_node(deployment, attesters=tuple(others.urls))
+        result = node.tick()
+    assert result.round is not None and result.round.state == J.ABANDONED
+    error = result.round.error or ""
+    for url in others.urls:
+        assert (
+            f"circuit mismatch: attester {url} has input_scale {wrong.input_scale} "
+            f"(this node's circuit: {first.input_scale}); not asked to sign"
+        ) in error
+    assert "CommitmentMismatch" not in error and result.round.proof_hex is None
+    assert onchain_rounds(deployment) == [0, 0]
 
 
 def test_the_report_carries_the_attesters_values_not_the_nodes(deployment: Deployment) -> None:
