@@ -727,7 +727,8 @@ class ExplorerReader:
                 feed = feeds[fid]
                 updated.append(feed.name)
                 feed.model_hash = model  # reports in chain order: the latest one stays
-                feed.signers = list(facts.signers if facts.proof_bytes is not None else in_event)
+                feed.signers = [Web3.to_checksum_address(a) for a in (
+                    facts.signers if facts.proof_bytes is not None else in_event)]  # fmt: skip
                 answers = [to_feed_units(a, scale, feed.decimals) / 10**feed.decimals
                            for a in record.answers]  # fmt: skip
                 feed.history.append(

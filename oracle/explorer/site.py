@@ -213,7 +213,7 @@ def feed_chart(feed: FeedView) -> dict[str, Any]:
     data, annotations = [], []
     layout: dict[str, Any] = {
         "height": height,
-        "margin": {"l": 50, "r": 16, "t": TOP, "b": BOTTOM},
+        "margin": {"l": 50, "r": 32, "t": TOP, "b": BOTTOM},
         "showlegend": False,
         "xaxis": date_axis("observation time (UTC)", [p.observed_at for p in feed.history]),
     }
@@ -303,7 +303,7 @@ def backtest_chart(feed: FeedView) -> dict[str, Any]:
     ]  # fmt: skip
     layout = {
         "height": 340,
-        "margin": {"l": 50, "r": 16, "t": 20, "b": 50},
+        "margin": {"l": 50, "r": 32, "t": 20, "b": 50},
         "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
         # no scored day yet: the dates of the feed's rounds, not an empty axis in 2000
         "xaxis": date_axis("bar close (UTC)", [d.observed_at for d in days or feed.history]),
