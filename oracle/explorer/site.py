@@ -177,7 +177,7 @@ ENV.filters.update(utc=utc, duration=duration, short=_short, hex=hex_html)
 DAY_MS = 86_400_000
 # Date ticks: hours only when zoomed below a day, else the date (never bare milliseconds).
 DATE_TICKS = [
-    {"dtickrange": [None, DAY_MS], "value": "%H:%M\n%b %d, %Y"},
+    {"dtickrange": [None, DAY_MS - 1], "value": "%H:%M\n%b %d, %Y"},
     {"dtickrange": [DAY_MS, None], "value": "%b %d\n%Y"},
 ]
 MIN_SPAN = 6 * 86_400  # a chart's time axis spans at least this (one round: 3 days each side)
