@@ -9,6 +9,7 @@ sends a transaction.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import threading
 from dataclasses import asdict, dataclass, field, replace
@@ -52,6 +53,11 @@ class OutputView:
     max_answer: str
     max_delta: str
     max_window_delta: str
+    kind: str | None = None  # LOG_VOL | VAR | None (an output the explorer cannot interpret)
+    unit: str = ""  # what `answer` is, e.g. "ln(daily vol %)"
+    human: str = ""  # the answer as a person reads it ("" when `kind` is None or no data)
+    daily_vol_pct: float | None = None  # volatility outputs: exp(answer)
+    annual_vol_pct: float | None = None  # daily x sqrt(TRADING_DAYS)
 
 
 @dataclass
@@ -63,6 +69,7 @@ class HistoryPoint:
     observed_at: int
     accepted_at: int
     answers: list[float]  # consumer units, one per output
+    human: list[float] = field(default_factory=list)  # per output, in `human_value` units
 
 
 @dataclass
@@ -116,6 +123,10 @@ class FeedView:
     history: list[HistoryPoint]
     backtest: FeedBacktest | None = None  # None: the oracle backtests no output
     var_output: int | None = None  # which output is the 99 % VaR (the backtested one)
+    freshness_rule: str = "maxAge"  # what `heartbeat` is: the feed's on-chain maxAge or the
+    # explorer's --heartbeat
+    model_hash: str | None = None  # the model that produced the latest round (its report's)
+    signers: list[str] = field(default_factory=list)  # who signed the latest round's report
 
 
 @dataclass
@@ -265,6 +276,46 @@ def duration(seconds: int | None) -> str:
     if h:
         return f"{sign}{h}h {m}m"
     return f"{sign}{m}m {sec}s" if m else f"{sign}{sec}s"
+
+
+# What Proofcast's two outputs are on chain (models.oracle_model.OUTPUT_NAMES): the log of
+# tomorrow's daily volatility in percent, and the 1-day 99 % VaR in percent (the backtested one).
+LOG_VOL, VAR = "log_vol_pct", "var99_pct"
+TRADING_DAYS = 252  # annualising a daily volatility: x sqrt(252)
+UNITS = {LOG_VOL: "ln(daily vol %)", VAR: "% (1-day loss at 99 %)"}
+AXIS_TITLES = {LOG_VOL: "volatility, daily %", VAR: "VaR 99 %, 1-day loss %"}
+
+
+def output_kinds(outputs: int, var_output: int | None) -> list[str | None]:
+    """Which output is what: with the oracle's backtested `varOutput` in a two-output layout,
+    that one is the VaR and the other the log volatility; otherwise nothing is interpreted."""
+    if var_output is None or outputs != 2 or not 0 <= var_output < outputs:
+        return [None] * outputs
+    return [VAR if j == var_output else LOG_VOL for j in range(outputs)]
+
+
+def human_value(kind: str | None, raw: float) -> float:
+    """The oracle's raw answer (consumer units) in the unit a person reads and the charts plot:
+    a volatility as daily % (exp of the log), a VaR and anything else unchanged. The one place
+    the raw-to-human conversion lives: read the oracle's value, not an adapter's, so this holds
+    whatever unit an adapter publishes."""
+    if kind == LOG_VOL:
+        return math.exp(raw)
+    return raw
+
+
+def annualised(daily_pct: float) -> float:
+    return daily_pct * math.sqrt(TRADING_DAYS)
+
+
+def describe(kind: str | None, raw: float) -> str:
+    """`human_value` as text: "1.23 % daily · 19.5 % annualised volatility"."""
+    if kind == LOG_VOL:
+        daily = human_value(kind, raw)
+        return f"{daily:.2f} % daily · {annualised(daily):.1f} % annualised volatility"
+    if kind == VAR:
+        return f"{raw:.2f} % 1-day loss at 99 %"
+    return ""
 
 
 def metrics_hash_hex(metrics: dict[str, float]) -> str:
@@ -578,6 +629,9 @@ class ExplorerReader:
         for e in self.logs("FeedConfigured", block):
             configured[_hex32(e["args"]["feedId"])] = dict(e["args"])
         names = self._journal_feed_names()
+        scored = int(self.view("varOutput", **at))
+        var_output = scored if scored < outputs else None  # NO_BACKTEST: no output is a VaR
+        kinds = output_kinds(outputs, var_output)
         by_index: dict[int, str] = {}
         feeds: dict[str, FeedView] = {}
         adapters = self.adapters(block)
@@ -598,6 +652,8 @@ class ExplorerReader:
                 if round_id:
                     answer_raw = int(self.view("latestRoundData", key, j, **at)["answer"])
                 adapter = adapters.get((fid, j))
+                raw = None if answer_raw is None else answer_raw / 10**decimals
+                daily = None if raw is None or kinds[j] != LOG_VOL else human_value(LOG_VOL, raw)
                 views.append(
                     OutputView(
                         index=j,
@@ -605,6 +661,11 @@ class ExplorerReader:
                         adapter=adapter[0] if adapter else None,
                         answer=None if answer_raw is None else units(answer_raw, decimals),
                         answer_raw=answer_raw,
+                        kind=kinds[j],
+                        unit=UNITS.get(kinds[j] or "", ""),
+                        human="" if raw is None else describe(kinds[j], raw),
+                        daily_vol_pct=daily,
+                        annual_vol_pct=None if daily is None else annualised(daily),
                         **{
                             name: units(to_feed_units(int(limits[src]), scale, decimals), decimals)
                             for name, src in (
@@ -637,6 +698,8 @@ class ExplorerReader:
                 stale=age is None or age > heartbeat,
                 outputs=views,
                 history=[],
+                var_output=var_output,
+                freshness_rule="--heartbeat" if self.heartbeat else "maxAge",
             )
 
         # Reports: one ReportAccepted event each; its history blob holds every round.
@@ -649,25 +712,6 @@ class ExplorerReader:
                 history = self.view("reportOf", report_id, **at)["history"]
             history = bytes(history)
             accepted_at = self._block_time(int(e["blockNumber"]), times)
-            updated = []
-            for record in decode_history(history, outputs):
-                fid = by_index.get(record.feed_index)
-                if fid is None:
-                    continue
-                feed = feeds[fid]
-                updated.append(feed.name)
-                feed.history.append(
-                    HistoryPoint(
-                        round_id=report_id << 8 | record.slot,
-                        report_id=report_id,
-                        observed_at=record.observed_at,
-                        accepted_at=accepted_at,
-                        answers=[
-                            to_feed_units(a, scale, feed.decimals) / 10**feed.decimals
-                            for a in record.answers
-                        ],
-                    )
-                )
             tx_hash = "0x" + bytes(e["transactionHash"]).hex()
             facts = self._tx_facts(tx_hash, chain_id)
             version = int(args["configVersion"])
@@ -675,6 +719,28 @@ class ExplorerReader:
             bitmap = int(args["signers"])
             in_event = [a for i, a in enumerate(members) if bitmap >> i & 1]
             model = _hex32(args["modelHash"])
+            updated = []
+            for record in decode_history(history, outputs):
+                fid = by_index.get(record.feed_index)
+                if fid is None:
+                    continue
+                feed = feeds[fid]
+                updated.append(feed.name)
+                feed.model_hash = model  # reports in chain order: the latest one stays
+                feed.signers = [Web3.to_checksum_address(a) for a in (
+                    facts.signers if facts.proof_bytes is not None else in_event)]  # fmt: skip
+                answers = [to_feed_units(a, scale, feed.decimals) / 10**feed.decimals
+                           for a in record.answers]  # fmt: skip
+                feed.history.append(
+                    HistoryPoint(
+                        round_id=report_id << 8 | record.slot,
+                        report_id=report_id,
+                        observed_at=record.observed_at,
+                        accepted_at=accepted_at,
+                        answers=answers,
+                        human=[human_value(kinds[j], a) for j, a in enumerate(answers)],
+                    )
+                )
             per_model[model] = per_model.get(model, 0) + 1
             reports.append(
                 ReportView(
@@ -780,8 +846,8 @@ class ExplorerReader:
     ) -> None:  # fmt: skip
         """Each feed's `backtest()` and its days: VaRs from the rounds (ReportAccepted), realised
         returns from the reports' calldata, breaches and gaps from VaRBreached / BacktestGap."""
-        var_output = int(self.view("varOutput", block=block))
-        if var_output >= int(self.view("outputsPerFeed", block=block)):
+        var_output = feeds[0].var_output if feeds else None
+        if var_output is None:
             return  # NO_BACKTEST: this oracle scores no output
         breached = {int(e["args"]["roundId"]) for e in self.logs("VaRBreached", block)}
         gaps = {int(e["args"]["roundId"]) for e in self.logs("BacktestGap", block)}
@@ -805,7 +871,6 @@ class ExplorerReader:
                         )
                     )
                 previous_var = point.answers[var_output]
-            feed.var_output = var_output
             feed.backtest = FeedBacktest(
                 scored_days=int(ledger["scoredDays"]),
                 breaches=int(ledger["breaches"]),

@@ -8,25 +8,29 @@ Charts are Plotly, served from the `plotly` wheel's bundled `plotly.min.js` (no 
 from __future__ import annotations
 
 import logging
-import math
+import re
 import shutil
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from textwrap import wrap
 from typing import Any
 
 import jinja2
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from markupsafe import Markup, escape
 
 from oracle.explorer.reader import (
+    AXIS_TITLES,
+    LOG_VOL,
     ExplorerReader,
     FeedView,
-    OutputView,
     Snapshot,
+    annualised,
     duration,
     utc,
 )
@@ -35,9 +39,10 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
-PAGES = {"feeds": "Feeds", "reports": "Reports", "models": "Models", "health": "Health"}
+PAGES = {"feeds": "Feeds", "reports": "Reports", "models": "Models", "health": "Health",
+         "addresses": "Addresses"}  # fmt: skip
 STATIC_FILES = {"feeds": "index.html", "reports": "reports.html", "models": "models.html",
-                "health": "health.html"}  # fmt: skip
+                "health": "health.html", "addresses": "addresses.html"}  # fmt: skip
 ASSETS = ("explorer.css", "explorer.js")
 
 
@@ -51,10 +56,113 @@ def plotly_js() -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class Links:
+    """Where pages and assets are: the live server's routes or the static snapshot's files."""
+
+    static: bool
+
+    def page(self, name: str) -> str:
+        if self.static:
+            return STATIC_FILES[name]
+        return "/" if name == "feeds" else f"/{name}"
+
+    def asset(self, name: str) -> str:
+        return f"assets/{name}" if self.static else f"/static/{name}"
+
+
 def _short(value: str | None, keep: int = 6) -> str:
     if not value:
         return ""
     return value if len(value) <= 2 + 2 * keep else f"{value[: 2 + keep]}…{value[-keep:]}"
+
+
+ADDRESS = re.compile(r"(?<![0-9a-fA-F])0x[0-9a-fA-F]{40}(?![0-9a-fA-F])")
+
+
+def hex_html(value: str | None, *, href: str | None = None, keep: int = 4, cls: str = "") -> Markup:
+    """A hex value (address, hash) that never wraps: shown as 0x1234…abcd, the middle kept in
+    the text at font-size 0 (so copying, searching and `innerText` give the whole value), the
+    whole value also in `title`; a link when `href`."""
+    if not value:
+        return Markup("")
+    v = str(value)
+    head, tail = 2 + keep, keep
+    if len(v) > head + tail + 1:
+        inner = Markup('<span>{}</span><span class="mid">{}</span><span>{}</span>').format(
+            v[:head], v[head:-tail], v[-tail:]
+        )
+    else:
+        inner = escape(v)
+    code = Markup('<code class="{}" title="{}">{}</code>').format(
+        " ".join(["hex", *cls.split()]), v, inner
+    )
+    return Markup('<a class="addr" href="{}">{}</a>').format(href, code) if href else code
+
+
+@dataclass
+class AddressBook:
+    """Every address the pages show, with what it is (the Addresses page; each address on any
+    page links to its entry there: no outside block explorer, works offline)."""
+
+    links: Links
+    entries: dict[str, tuple[str, list[str]]]  # lower-case address -> (as shown, roles)
+
+    @classmethod
+    def of(cls, snapshot: Snapshot | None, links: Links) -> AddressBook:
+        book = cls(links, {})
+        if snapshot is None:
+            return book
+        o = snapshot.oracle
+        book.add(o.address, f"RiskOracle on chain {o.chain_id}")
+        book.add(o.verifier, "halo2 proof verifier")
+        book.add(o.admin, "admin")
+        for i, a in enumerate(o.attesters):
+            book.add(a, f"attester #{i} of config v{o.config_version} "
+                        f"(threshold {o.threshold} of {len(o.attesters)})")  # fmt: skip
+        for f in snapshot.feeds:
+            for out in f.outputs:
+                if out.adapter:
+                    book.add(out.adapter, f"adapter (AggregatorV3) of {f.name} {out.name}")
+        for r in reversed(snapshot.reports):
+            book.add(r.transmitter, f"transmitted report {r.report_id}")
+            for a in r.signers or r.signers_in_event:
+                book.add(a, f"signed report {r.report_id}")
+        for c in snapshot.oracle.changes:
+            for a in ADDRESS.findall(c.args):
+                book.add(a, f"named in admin change {c.function} ({c.status})")
+        for rej in snapshot.rejections:
+            for a in ADDRESS.findall(rej.error_args):
+                book.add(a, f"named in the refusal of node round {rej.round} ({rej.error_name})")
+        return book
+
+    def add(self, address: str, role: str) -> None:
+        _shown, roles = self.entries.setdefault(address.lower(), (address, []))
+        if role not in roles:
+            roles.append(role)
+
+    @staticmethod
+    def anchor(address: str) -> str:
+        return f"addr-{address.lower()}"
+
+    def href(self, address: str) -> str | None:
+        if address.lower() not in self.entries:
+            return None
+        return f"{self.links.page('addresses')}#{self.anchor(address)}"
+
+    def link(self, address: str | None, cls: str = "") -> Markup:
+        """An address as a link to its Addresses entry, shortened, never wrapped."""
+        if not address:
+            return Markup('<span class="muted">—</span>')
+        return hex_html(address, href=self.href(address), cls=cls)
+
+    def linkify(self, text: str) -> Markup:
+        """`text` escaped, each address in it a `link`."""
+        out, last = Markup(""), 0
+        for m in ADDRESS.finditer(text or ""):
+            out += escape(text[last : m.start()]) + self.link(m.group(0))
+            last = m.end()
+        return out + escape((text or "")[last:])
 
 
 ENV = jinja2.Environment(
@@ -64,62 +172,88 @@ ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-TRADING_DAYS = 252  # annualising a daily volatility: x sqrt(252)
+ENV.filters.update(utc=utc, duration=duration, short=_short, hex=hex_html)
+
+DAY_MS = 86_400_000
+# Date ticks: hours only when zoomed below a day, else the date (never bare milliseconds).
+DATE_TICKS = [
+    {"dtickrange": [None, DAY_MS - 1], "value": "%H:%M\n%b %d, %Y"},
+    {"dtickrange": [DAY_MS, None], "value": "%b %d\n%Y"},
+]
+MIN_SPAN = 6 * 86_400  # a chart's time axis spans at least this (one round: 3 days each side)
 
 
-def human_units(output: OutputView, feed: FeedView) -> str:
-    """An answer as a person reads it. Proofcast's feeds publish [log vol %, 99 % VaR %]: the
-    first is the log of tomorrow's daily volatility in percent, so daily vol % = exp(answer)
-    and annualised = daily x sqrt(252); the VaR is a 1-day loss in percent."""
-    if output.answer is None or feed.var_output is None or len(feed.outputs) != 2:
-        return ""
-    value = float(output.answer)
-    if output.index == feed.var_output:
-        return f"{value:.2f} % 1-day loss at 99 %"
-    daily = math.exp(value)
-    return f"{daily:.2f} % daily · {daily * math.sqrt(TRADING_DAYS):.1f} % annualised volatility"
+def date_axis(title: str, times: list[int]) -> dict[str, Any]:
+    """A UTC date x axis whose title is never clipped; with less than `MIN_SPAN` of data (one
+    round, or a few the same day) a range of `MIN_SPAN` centred on it, not a millisecond axis."""
+    axis: dict[str, Any] = {
+        "type": "date",
+        "title": {"text": title, "standoff": 6},
+        "automargin": True,
+        "tickformatstops": DATE_TICKS,
+        "hoverformat": "%Y-%m-%d %H:%M UTC",
+    }
+    if times and max(times) - min(times) < MIN_SPAN:
+        middle = (max(times) + min(times)) // 2
+        axis["range"] = [_time(middle - MIN_SPAN // 2), _time(middle + MIN_SPAN // 2)]
+    return axis
 
 
-ENV.filters.update(utc=utc, duration=duration, short=_short)
-ENV.globals.update(human_units=human_units)
+PANEL, PANEL_GAP, TOP, BOTTOM = 150, 44, 26, 50  # px of the feed chart's stacked panels
+
+
+def feed_chart(feed: FeedView) -> dict[str, Any]:
+    """A feed's answer history, one panel per output stacked on one date axis, in human units
+    (`reader.human_value`: a volatility as daily %, annualised in the hover; a VaR in %); one
+    point per round (x: observation time, the consumer's `updatedAt`). Each panel's title sits
+    above it, horizontal, so a phone shows it whole."""
+    rows = max(len(feed.outputs), 1)
+    height = TOP + rows * PANEL + (rows - 1) * PANEL_GAP + BOTTOM
+    x = [_time(p.observed_at) for p in feed.history]
+    data, annotations = [], []
+    layout: dict[str, Any] = {
+        "height": height,
+        "margin": {"l": 50, "r": 32, "t": TOP, "b": BOTTOM},
+        "showlegend": False,
+        "xaxis": date_axis("observation time (UTC)", [p.observed_at for p in feed.history]),
+    }
+    plot = height - TOP - BOTTOM
+    for j, output in enumerate(feed.outputs):
+        axis = "y" if j == 0 else f"y{j + 1}"
+        top = 1 - (j * (PANEL + PANEL_GAP)) / plot
+        bottom = max(0.0, top - PANEL / plot)
+        ys = [p.human[j] if p.human else p.answers[j] for p in feed.history]
+        rounds = [p.round_id for p in feed.history]
+        title = AXIS_TITLES[output.kind] if output.kind else "<br>".join(wrap(output.name, 40))
+        if output.kind == LOG_VOL:
+            title += " (hover: annualised)"
+            custom: list[Any] = [[r, annualised(y)] for r, y in zip(rounds, ys, strict=True)]
+            hover = ("round %{customdata[0]}<br>%{x}<br>%{y:.2f} % daily · "
+                     "%{customdata[1]:.1f} % annualised<extra></extra>")  # fmt: skip
+        else:
+            custom = [[r] for r in rounds]
+            hover = "round %{customdata[0]}<br>%{x}<br>%{y:.4g}<extra></extra>"
+        data.append({"type": "scatter", "mode": "lines+markers", "name": output.name, "x": x,
+                     "y": ys, "customdata": custom, "hovertemplate": hover, "xaxis": "x",
+                     "yaxis": axis})  # fmt: skip
+        layout["yaxis" if j == 0 else f"yaxis{j + 1}"] = {
+            "domain": [bottom, top],
+            "automargin": True,
+            "ticksuffix": " %" if output.kind else "",
+        }
+        annotations.append({"text": title, "xref": "paper", "yref": "paper", "x": 0, "y": top,
+                            "xanchor": "left", "yanchor": "bottom", "showarrow": False,
+                            "font": {"size": 12}})  # fmt: skip
+    layout["xaxis"]["anchor"] = "y" if rows == 1 else f"y{rows}"
+    layout["annotations"] = annotations
+    return {"data": data, "layout": layout}
 
 
 def feed_charts(snapshot: Snapshot) -> dict[str, Any]:
-    """Plotly figures (data + layout) of every feed's answer history: one panel per output on a
-    shared time axis, one point per round (x: observation time, the consumer's `updatedAt`)."""
+    """Plotly figures (data + layout) of every feed: its history and, if any, its backtest."""
     charts = {}
     for feed in snapshot.feeds:
-        rows = max(len(feed.outputs), 1)
-        data, layout = (
-            [],
-            {
-                "height": 70 + 150 * rows,
-                "margin": {"l": 60, "r": 20, "t": 10, "b": 45},
-                "showlegend": False,
-                "grid": {"rows": rows, "columns": 1, "pattern": "coupled"},
-                "xaxis": {"type": "date", "title": {"text": "observation time (UTC)"}},
-            },
-        )
-        for j, output in enumerate(feed.outputs):
-            axis = "y" if j == 0 else f"y{j + 1}"
-            data.append(
-                {
-                    "type": "scatter",
-                    "mode": "lines+markers",
-                    "name": output.name,
-                    "x": [utc(p.observed_at).removesuffix(" UTC") for p in feed.history],
-                    "y": [p.answers[j] for p in feed.history],
-                    "customdata": [p.round_id for p in feed.history],
-                    "hovertemplate": "round %{customdata}<br>%{x}<br>%{y}<extra></extra>",
-                    "xaxis": "x",
-                    "yaxis": axis,
-                }
-            )
-            layout["yaxis" if j == 0 else f"yaxis{j + 1}"] = {
-                "title": {"text": output.name[:24]},
-                "automargin": True,
-            }
-        charts[f"chart-{feed.id[2:14]}"] = {"data": data, "layout": layout}
+        charts[f"chart-{feed.id[2:14]}"] = feed_chart(feed)
         if feed.backtest is not None:
             charts[f"backtest-{feed.id[2:14]}"] = backtest_chart(feed)
     return charts
@@ -168,37 +302,31 @@ def backtest_chart(feed: FeedView) -> dict[str, Any]:
          "marker": {"symbol": "diamond-open", "size": 11, "color": "#8a6100"}},
     ]  # fmt: skip
     layout = {
-        "height": 320,
-        "margin": {"l": 60, "r": 20, "t": 30, "b": 45},
-        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
-        "xaxis": {"type": "date", "title": {"text": "bar close (UTC)"}},
-        "yaxis": {"title": {"text": "1-day log return, %"}, "zeroline": True},
+        "height": 340,
+        "margin": {"l": 50, "r": 32, "t": 20, "b": 50},
+        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
+        # no scored day yet: the dates of the feed's rounds, not an empty axis in 2000
+        "xaxis": date_axis("bar close (UTC)", [d.observed_at for d in days or feed.history]),
+        "yaxis": {
+            "title": {"text": "1-day log return, %", "standoff": 4},
+            "zeroline": True,
+            "automargin": True,
+            "ticksuffix": " %",
+        },
         "shapes": [_vertical_line(_time(d.observed_at)) for d in gaps],
     }
     return {"data": data, "layout": layout}
 
 
-@dataclass(frozen=True)
-class Links:
-    """Where pages and assets are: the live server's routes or the static snapshot's files."""
-
-    static: bool
-
-    def page(self, name: str) -> str:
-        if self.static:
-            return STATIC_FILES[name]
-        return "/" if name == "feeds" else f"/{name}"
-
-    def asset(self, name: str) -> str:
-        return f"assets/{name}" if self.static else f"/static/{name}"
-
-
-def render_fragment(page: str, snapshot: Snapshot) -> str:
+def render_fragment(page: str, snapshot: Snapshot, links: Links) -> str:
     """The page's content (what a refresh swaps in)."""
     if page not in PAGES:
         raise KeyError(page)
     return ENV.get_template(f"_{page}.html").render(
-        s=snapshot, charts=feed_charts(snapshot) if page == "feeds" else {}
+        s=snapshot,
+        charts=feed_charts(snapshot) if page == "feeds" else {},
+        links=links,
+        book=AddressBook.of(snapshot, links),
     )
 
 
@@ -210,7 +338,7 @@ def render_page(page: str, snapshot: Snapshot | None, *, static: bool, refresh: 
         page=page,
         pages=PAGES,
         links=links,
-        content=render_fragment(page, snapshot) if snapshot is not None else "",
+        content=render_fragment(page, snapshot, links) if snapshot is not None else "",
         error=error,
         config={
             "api": None if static else f"/api/pages/{page}.json",
@@ -295,7 +423,7 @@ def create_app(reader: ExplorerReader, refresh: float = 5.0) -> FastAPI:
             raise HTTPException(503, error)
         return JSONResponse(
             {
-                "html": render_fragment(name, snapshot),
+                "html": render_fragment(name, snapshot, Links(static=False)),
                 "block": snapshot.oracle.block,
                 "generated_at": snapshot.generated_at,
             }

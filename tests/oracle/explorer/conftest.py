@@ -280,3 +280,23 @@ def page(browser: Any) -> Iterator[Any]:
     page = context.new_page()
     yield page
     context.close()
+
+
+PHONE = {"width": 390, "height": 844}  # an iPhone 12-14's CSS viewport
+
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    """A page at phone width (390 CSS px, touch, 3x pixels)."""
+    context = browser.new_context(
+        viewport=PHONE, device_scale_factor=3, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def oracle_answer(published: Published, feed: str, output: int) -> int:
+    """The oracle's own `latestRoundData(feedId, output)` answer (raw: what the explorer reads,
+    whatever unit an adapter publishes)."""
+    return int(published.stack.oracle.functions.latestRoundData(feed_id(feed), output).call()[1])
