@@ -207,7 +207,7 @@ def explorer(
             console.print(f"[green]explorer snapshot[/] at {index}")
             return
     except OracleError as exc:
-        console.print(f"[red]explorer:[/] {exc}")
+        console.print(f"[red]explorer:[/] {exc}", soft_wrap=True)
         raise typer.Exit(1) from exc
     console.print(f"Proofcast Explorer on http://{host}:{port} (Ctrl-C to stop)")
     serve(reader, host, port, refresh)

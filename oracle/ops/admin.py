@@ -95,7 +95,7 @@ def queued_call(stack: OracleStack, change_id: bytes) -> Any:
         raise ChainError(f"no change 0x{change_id.hex()} was ever queued on {stack.oracle.address}")
     call = bytes(events[-1]["args"]["call"])
     func, args = stack.oracle.decode_function_input(call)
-    return stack.oracle.functions[func.fn_name](**args)
+    return stack.oracle.functions[func.fn_name](*args.values())
 
 
 def execute_queued(stack: OracleStack, change_id: bytes) -> dict[str, Any]:

@@ -26,8 +26,8 @@ admin_app = typer.Typer(
     no_args_is_help=True,
 )
 circuit_app = typer.Typer(help="Compile federated rounds into circuits.", no_args_is_help=True)
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)  # one line per fact: easy to read and to grep
 
 RpcUrl = Annotated[str, typer.Option(help="RPC endpoint of the chain.")]
 OracleOpt = Annotated[str | None, typer.Option(help="RiskOracle address (or --deployment).")]
