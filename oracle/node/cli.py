@@ -59,6 +59,7 @@ def _build_node(
     journal is opened (created) only after all of that passed."""
     from circuits.errors import CircuitError
     from oracle.node.config import load_config, with_overrides
+    from oracle.node.errors import ConfigError
     from oracle.node.keys import load_key
     from oracle.node.logs import configure_node_logging
     from oracle.node.runner import Node
@@ -66,11 +67,18 @@ def _build_node(
 
     try:
         deployment = flags.pop("deployment", None)
+        record = None
         if deployment is not None:
             from oracle.ops.deployment import DeploymentFile
 
-            flags["oracle_address"] = DeploymentFile.read(deployment).oracle
+            record = DeploymentFile.read(deployment)
+            flags["oracle_address"] = record.oracle
         config = load_config(config_path, flags)
+        if record is not None and record.chain_id != config.chain_id:
+            raise ConfigError(
+                f"deployment file {deployment} is for chain {record.chain_id}, "
+                f"node.chain_id is {config.chain_id}"
+            )
         if one_shot:
             config = with_overrides(
                 config,

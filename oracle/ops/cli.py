@@ -141,7 +141,7 @@ def deploy(
             raise FileExistsError(f"{out_file} exists; refusing to overwrite a deployment file")
         names = [f.strip() for f in feeds.split(",") if f.strip()]
         w3 = open_chain(rpc_url, _key(keystore), chain_id)
-        stack, record = deploy_stack(
+        _, record = deploy_stack(
             w3, circuit, names, margin_engine, delay, progress=lambda m: console.print(m)
         )
         record.write(out_file)
@@ -156,7 +156,6 @@ def deploy(
         table.add_row("MarginEngine", record.margin_engine)
     out.print(table)
     out.print(f"admin {record.admin}, governance delay {delay} s; wrote {out_file}")
-    del stack
 
 
 # ----------------------------------------------------------------------------------- admin

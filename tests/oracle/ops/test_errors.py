@@ -124,3 +124,18 @@ def test_deploy_refuses_to_overwrite_a_deployment_file(tmp_path: Path) -> None:
             "--feeds", "a", "--out", str(existing)]  # fmt: skip
     assert "refusing to overwrite" in one_error_line(runner.invoke(app, args, env=ENV))
     assert existing.read_text() == "{}"
+
+
+def test_node_refuses_a_deployment_file_of_another_chain(tmp_path: Path) -> None:
+    from oracle.ops.deployment import DeploymentFile
+
+    oracle = Account.create().address
+    record = DeploymentFile(chain_id=1, block=0, oracle=oracle, verifier=oracle, adapters={},
+                            feeds=list(FEEDS))  # fmt: skip
+    path = record.write(tmp_path / "deployment.json")
+    config = write_config(tmp_path / "node.toml", "http://127.0.0.1:9", "0x" + "00" * 20,
+                          tmp_path, attesters='["http://127.0.0.1:9"]')  # fmt: skip
+    for command in ("status", "publish-once"):
+        args = ["node", command, "-c", str(config), "--deployment", str(path)]
+        line = one_error_line(runner.invoke(app, args, env=ENV))
+        assert f"deployment file {path} is for chain 1, node.chain_id is 31337" in line
