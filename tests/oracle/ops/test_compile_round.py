@@ -9,10 +9,13 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from circuits.manifest import CircuitManifest
 from federated.manifest import save_round
+from models.data import load_bundled
+from models.features import build_features
 from models.risk import RiskModel
 from models.volatility import VolatilityModel
 from oracle.cli import app
@@ -21,8 +24,17 @@ runner = CliRunner()
 
 
 def write_round(root: Path, number: int = 3) -> Path:
-    torch_seeded = {"volatility": VolatilityModel(), "risk": RiskModel()}
-    save_round(root, number, torch_seeded, participants=["a", "b"], failures=0,
+    """A federated round as `train` saves it: both networks on one set of pooled statistics
+    (as every round has), seeded weights (tests/circuits/test_rows.py's recipe)."""
+    X = build_features(load_bundled("sp500")).X[:400]
+    nets = {"volatility": VolatilityModel(), "risk": RiskModel()}
+    rng = torch.Generator().manual_seed(number)
+    for net in nets.values():
+        net.set_normalisation(X, y_shift=0.1, y_scale=0.5)
+        with torch.no_grad():
+            for p in net.parameters():
+                p.copy_(torch.randn(p.shape, generator=rng) * 0.3)
+    save_round(root, number, nets, participants=["a", "b"], failures=0,
                aggregation="fedavg", secagg=False, dp={}, metrics={"qlike": 0.4})  # fmt: skip
     return root / f"round-{number:03d}"
 
