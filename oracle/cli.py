@@ -19,6 +19,7 @@ from oracle.attest.cli import attest_app
 from oracle.chain.anvil import ANVIL_DEV_KEY
 from oracle.errors import OracleError
 from oracle.node.cli import data_app, keys_app, node_app
+from oracle.ops.cli import admin_app, circuit_app, deploy
 
 app = typer.Typer(
     help="Proofcast: verifiable federated risk models on chain.", no_args_is_help=True
@@ -30,6 +31,9 @@ app.add_typer(attest_app, name="attest")
 app.add_typer(data_app, name="data")
 app.add_typer(keys_app, name="keys")
 app.add_typer(train_app, name="train")
+app.add_typer(admin_app, name="admin")
+app.add_typer(circuit_app, name="circuit")
+app.command("deploy")(deploy)
 console = Console()
 
 
@@ -156,7 +160,10 @@ def demo(
 @app.command()
 def explorer(
     rpc_url: Annotated[str, typer.Option(help="RPC of the chain the oracle is on.")],
-    oracle: Annotated[str, typer.Option(help="RiskOracle address.")],
+    oracle: Annotated[str | None, typer.Option(help="RiskOracle address.")] = None,
+    deployment: Annotated[
+        Path | None, typer.Option(help="Deployment file of `proofcast deploy` (for --oracle).")
+    ] = None,
     federated: Annotated[
         Path | None, typer.Option(help="Federated output directory (round-*/manifest.json).")
     ] = None,
@@ -171,7 +178,10 @@ def explorer(
         list[str] | None,
         typer.Option(help="Feed adapter address (repeat); default: the oracle's registry."),
     ] = None,
-    from_block: Annotated[int, typer.Option(help="Search the oracle's events from here.")] = 0,
+    from_block: Annotated[
+        int | None,
+        typer.Option(help="Search the oracle's events from here (default: its deployment's)."),
+    ] = None,
     snapshot: Annotated[
         Path | None, typer.Option(help="Write the pages as static files here and exit.")
     ] = None,
@@ -185,9 +195,14 @@ def explorer(
     if federated is not None and not federated.is_dir():
         what = "is not a directory" if federated.exists() else "does not exist"
         raise typer.BadParameter(f"{federated} {what}", param_hint="--federated")
+    from oracle.ops.deployment import oracle_address
+
     try:
+        address, record = oracle_address(oracle, deployment)
+        if from_block is None:
+            from_block = record.block if record else 0
         reader = ExplorerReader(
-            connect_readonly(rpc_url), oracle, federated=federated, journal=journal,
+            connect_readonly(rpc_url), address, federated=federated, journal=journal,
             heartbeat=heartbeat, adapters=adapter, from_block=from_block,
         )  # fmt: skip
         if snapshot is not None:
@@ -195,7 +210,7 @@ def explorer(
             console.print(f"[green]explorer snapshot[/] at {index}")
             return
     except OracleError as exc:
-        console.print(f"[red]explorer:[/] {exc}")
+        console.print(f"[red]explorer:[/] {exc}", soft_wrap=True)
         raise typer.Exit(1) from exc
     console.print(f"Proofcast Explorer on http://{host}:{port} (Ctrl-C to stop)")
     serve(reader, host, port, refresh)

@@ -35,14 +35,13 @@ import torch
 from eth_utils import keccak
 
 from circuits.artifacts import CircuitArtifacts
-from circuits.pipeline import CircuitConfig, build_circuit
 from federated.config import (
     PUBLISHED_LEARNING_RATE,
     PUBLISHED_LOCAL_EPOCHS,
     PUBLISHED_ROUNDS,
     PUBLISHED_SERVER_LR,
 )
-from federated.manifest import load_manifest, load_round_model, metrics_hash
+from federated.manifest import load_manifest, load_round_model
 from federated.simulation import simulate
 from models.data import PriceSeries, load_bundled
 from models.evaluation import evaluate, holdout_baselines
@@ -56,11 +55,8 @@ from oracle.chain.anvil import ANVIL_DEV_KEY, AnvilNode
 from oracle.chain.client import connect
 from oracle.chain.contracts import (
     FeedSpec,
-    MarginParams,
-    ModelSpec,
     OracleRevert,
     OracleStack,
-    OutputSpec,
     SlotReport,
     deploy_oracle,
     execute_change,
@@ -78,6 +74,9 @@ from oracle.node.journal import Journal, Round
 from oracle.node.keys import SigningKey
 from oracle.node.runner import Node
 from oracle.node.sources import CsvDirectorySource
+from oracle.ops.admin import model_spec
+from oracle.ops.circuit import build_oracle_circuit
+from oracle.ops.feeds import DAILY_MAX_AGE, FEED_DECIMALS, feed_spec, margin_params
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +88,8 @@ DEMO_FEEDS = ("sp500", "aapl", "msft", "ibm")
 # variance is the squared close-to-close return, a far noisier target than the others'
 # Garman-Klass one, and pooling it cost every OHLC feed (IBM QLIKE 0.473 with it, 0.420 without).
 DEMO_PROVIDERS = ("bundled:sp500", "bundled:aapl", "bundled:msft", "bundled:ibm", "stress:7")
-FEED_DECIMALS = 8
 VAR_OUTPUT = OUTPUT_NAMES.index("var99_pct")
-# Daily bars: a report stays usable for 26 h after its close (the heartbeat's scale: a day's
-# value cannot be held back and published days later); MarginEngine's staleness alike.
-DAILY_MAX_AGE = 26 * 3_600
+# FEED_DECIMALS, DAILY_MAX_AGE (oracle.ops.feeds): MarginEngine's staleness is the feeds' maxAge.
 # Rows of each feed's CSV before the first published day: every bar the features use
 # (models.features.HISTORY_BARS: the calibrated VaR's 500 scores), so no day is short of history.
 MARKET_HISTORY_DAYS = HISTORY_BARS
@@ -101,7 +97,6 @@ MARKET_HISTORY_DAYS = HISTORY_BARS
 # scores every day's VaR on the next day's return, so 31 days leave 30 scored days.
 PUBLISHED_DAYS = 31
 PUBLISH_AFTER_CLOSE = 600  # the chain's clock moves to this long after each day's close
-CALIBRATION_ROWS = 128  # recent rows per feed that choose the circuit's lookup ranges
 TEST_FRACTION = 0.2  # held-out tail of each feed for the model-vs-baseline summary
 ATTESTERS = 4  # n independent attesters, f = 1 of them may be down or lying
 THRESHOLD = 2  # f + 1 signatures per report
@@ -335,18 +330,9 @@ def demo_circuit(
 ) -> tuple[CircuitArtifacts, Any]:
     """The OracleModel as an EZKL circuit of all feeds, its lookup ranges chosen on each feed's
     recent rows; checks the circuit, the federated manifest and the weights name one model."""
-    features = {name: build_features(load_bundled(name)) for name in settings.feeds}
-    latest = np.stack([f.X[-1] for f in features.values()])
-    calibration = np.concatenate([f.X[-CALIBRATION_ROWS:] for f in features.values()])
     artifacts = CircuitArtifacts(settings.workdir / "circuit")
-    build = build_circuit(
-        model,
-        torch.as_tensor(latest, dtype=torch.float32),
-        torch.as_tensor(calibration, dtype=torch.float32),
-        artifacts,
-        CircuitConfig(output_names=OUTPUT_NAMES),
-        srs=settings.srs,
-    )
+    series = [load_bundled(name) for name in settings.feeds]
+    build = build_oracle_circuit(model, series, artifacts, settings.srs)
     oracle_hash = model_hash(model)
     registered = "0x" + oracle_hash.to_bytes(32, "big").hex()
     if build.model_hash != oracle_hash or manifest.oracle_model_hash != registered:
@@ -419,33 +405,9 @@ def demo_chain(settings: DemoSettings, replay: Replay) -> Iterator[str]:
 
 
 def demo_feed_specs(settings: DemoSettings) -> list[FeedSpec]:
-    """Each feed's two outputs with their guardrails; maxAge on the heartbeat scale of daily
-    bars (26 h)."""
-    return [
-        FeedSpec(
-            name=name,
-            outputs=(
-                OutputSpec(
-                    OUTPUT_NAMES[0],
-                    min_answer=-5 * 10**FEED_DECIMALS,  # log of a daily vol in percent
-                    max_answer=5 * 10**FEED_DECIMALS,
-                    max_delta=2 * 10**FEED_DECIMALS,
-                    description=f"{name} next-day log volatility (log %)",
-                ),
-                OutputSpec(
-                    OUTPUT_NAMES[VAR_OUTPUT],
-                    min_answer=0,
-                    max_answer=50 * 10**FEED_DECIMALS,  # a 1-day 99% VaR above 50%: rejected
-                    max_delta=25 * 10**FEED_DECIMALS,
-                    description=f"{name} 1-day 99% VaR (percent), Proofcast federated model",
-                ),
-            ),
-            decimals=FEED_DECIMALS,
-            max_age=DAILY_MAX_AGE,
-            description=f"{name}: Proofcast federated volatility and VaR",
-        )
-        for name in settings.feeds
-    ]
+    """Each feed's two outputs with their guardrails (`oracle.ops.feeds`); maxAge on the
+    heartbeat scale of daily bars (26 h)."""
+    return [feed_spec(name, OUTPUT_NAMES, FEED_DECIMALS, DAILY_MAX_AGE) for name in settings.feeds]
 
 
 def deploy_demo_stack(
@@ -456,15 +418,7 @@ def deploy_demo_stack(
     model registered with its round, DP epsilon and metrics hash."""
     verifier = deploy_verifier(w3, artifacts)
     specs = demo_feed_specs(settings)
-    # margin (bps) = 150 bps per 1% of 1-day VaR: 1.5 x VaR, floored at 2%, capped at 50%.
-    margin = MarginParams(
-        max_staleness=DAILY_MAX_AGE,
-        fallback_volatility=20 * 10**FEED_DECIMALS,
-        base_margin_bps=200,
-        vol_multiplier_bps=150,
-        max_margin_bps=5000,
-        adapter=specs[0].adapter_key(VAR_OUTPUT),
-    )
+    margin = margin_params(specs[0])  # on the first feed's VaR
     stack = deploy_oracle(
         w3,
         verifier.address,
@@ -475,16 +429,7 @@ def deploy_demo_stack(
         margin=margin,
         governance_delay=GOVERNANCE_DELAY,
     )
-    eps = manifest.dp.get("epsilon")
-    register_model(
-        stack,
-        ModelSpec(
-            model_hash(model),
-            round=manifest.round,
-            dp_epsilon_milli=round(eps * 1000) if eps else 0,
-            metrics_hash=metrics_hash(manifest.metrics),
-        ),
-    )
+    register_model(stack, model_spec(manifest))  # checked against `model` by demo_circuit
     return stack
 
 

@@ -116,6 +116,35 @@ def send(w3: Web3, fn: Any, what: str) -> dict[str, Any]:
     return dict(receipt)
 
 
+# Views every RiskOracle answers (immutables fixed at deployment): what `require_risk_oracle`
+# calls to tell a RiskOracle from an empty address or another contract.
+_RISK_ORACLE_VIEWS = ("verifier", "feedsPerReport", "outputsPerFeed", "outputScale")
+
+
+def require_risk_oracle(w3: Web3, address: str) -> None:
+    """Raise a one-line ChainError naming `address` unless a RiskOracle is there: no code, or
+    code that does not answer RiskOracle's views. Transport failures (RPC down) propagate, so
+    callers can retry them."""
+    import requests
+
+    if not Web3.is_address(address):
+        raise ChainError(f"{address!r} is not an address")
+    checksum = Web3.to_checksum_address(address)
+    if len(w3.eth.get_code(checksum)) == 0:
+        raise ChainError(f"no contract at {checksum}: not a RiskOracle")
+    oracle = w3.eth.contract(address=checksum, abi=compile_oracle_contracts()[ORACLE_CONTRACT].abi)
+    for view in _RISK_ORACLE_VIEWS:
+        try:
+            getattr(oracle.functions, view)().call()
+        except (requests.exceptions.RequestException, ConnectionError, TimeoutError):
+            raise
+        except Exception as exc:
+            raise ChainError(
+                f"contract at {checksum} is not a RiskOracle: {view}() failed "
+                f"({type(exc).__name__})"
+            ) from exc
+
+
 def feed_id(name: str) -> bytes:
     """The bytes32 id of feed `name` (keccak256 of the name)."""
     return keccak(text=name)

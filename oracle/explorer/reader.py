@@ -30,6 +30,7 @@ from oracle.chain.contracts import (
     SlotReport,
     compile_oracle_contracts,
     decode_history,
+    require_risk_oracle,
     to_feed_units,
 )
 from oracle.errors import ChainError
@@ -414,8 +415,7 @@ class ExplorerReader:
             address=self.address, abi=compiled[ORACLE_CONTRACT].abi
         )
         self._adapter_abi = compiled[ADAPTER_CONTRACT].abi
-        if len(w3.eth.get_code(self.address)) == 0:
-            raise ChainError(f"no contract at {self.address} on {w3.provider}")
+        require_risk_oracle(w3, self.address)
         self.federated = Path(federated) if federated else None
         self.journal = Path(journal) if journal else None
         self.heartbeat = heartbeat

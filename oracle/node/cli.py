@@ -29,6 +29,10 @@ keys_app = typer.Typer(
 console = Console(stderr=True)
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Node TOML config file.")]
+DeploymentOpt = Annotated[
+    Path | None,
+    typer.Option(help="Deployment file of `proofcast deploy`: overrides node.oracle_address."),
+]
 RpcOpt = Annotated[str | None, typer.Option(help="Override node.rpc_url.")]
 ChainOpt = Annotated[int | None, typer.Option(help="Override node.chain_id.")]
 
@@ -70,13 +74,26 @@ def _build_node(
     journal is opened (created) only after all of that passed."""
     from circuits.errors import CircuitError
     from oracle.node.config import load_config, with_overrides
+    from oracle.node.errors import ConfigError
     from oracle.node.keys import load_key
     from oracle.node.logs import configure_node_logging
     from oracle.node.runner import Node
     from oracle.node.sources import CsvDirectorySource
 
     try:
+        deployment = flags.pop("deployment", None)
+        record = None
+        if deployment is not None:
+            from oracle.ops.deployment import DeploymentFile
+
+            record = DeploymentFile.read(deployment)
+            flags["oracle_address"] = record.oracle
         config = load_config(config_path, flags)
+        if record is not None and record.chain_id != config.chain_id:
+            raise ConfigError(
+                f"deployment file {deployment} is for chain {record.chain_id}, "
+                f"node.chain_id is {config.chain_id}"
+            )
         if one_shot:
             config = with_overrides(
                 config,
@@ -141,9 +158,22 @@ def node_log(message: str) -> None:
 
 
 @node_app.command("publish-once")
-def node_publish_once(config: ConfigOpt, rpc_url: RpcOpt = None, chain_id: ChainOpt = None) -> None:
-    """Prove and publish the latest observation now (if it is newer than what is on chain)."""
-    node = _build_node(config, {"rpc_url": rpc_url, "chain_id": chain_id})
+def node_publish_once(
+    config: ConfigOpt,
+    rpc_url: RpcOpt = None,
+    chain_id: ChainOpt = None,
+    deployment: DeploymentOpt = None,
+) -> None:
+    """Prove and publish the latest observation now (if it is newer than what is on chain).
+    Exits 1 when nothing was published, saying why (e.g. the observation's round was abandoned:
+    `proofcast node retry ROUND` publishes it again).
+
+    Example:
+
+        proofcast node publish-once -c node.toml --deployment deployment.json
+    """
+    flags = {"rpc_url": rpc_url, "chain_id": chain_id, "deployment": deployment}
+    node = _build_node(config, flags)
     try:
         result = node.tick(force=True)
     except OracleError as exc:
@@ -151,8 +181,10 @@ def node_publish_once(config: ConfigOpt, rpc_url: RpcOpt = None, chain_id: Chain
     finally:
         node.journal.close()
     if result.round is None:
-        console.print(f"nothing published: {result.skipped or 'no feed due'}")
-        return
+        why = result.skipped or "no feed has an observation newer than the chain's: " + "; ".join(
+            f"{d.feed}: {d.reason}" for d in result.decisions
+        )
+        raise _fail(f"nothing published: {why}")
     rnd = result.round
     console.print(f"round {rnd.id}: {rnd.state} {rnd.tx_hash or ''} {rnd.error or ''}")
     if rnd.state != "confirmed":
@@ -187,11 +219,21 @@ def node_prove_once(config: ConfigOpt, rpc_url: RpcOpt = None) -> None:
 
 
 @node_app.command("status")
-def node_status(config: ConfigOpt, rpc_url: RpcOpt = None, chain_id: ChainOpt = None) -> None:
-    """Feeds (on-chain value, round, staleness), model hash, balance and the last rounds."""
+def node_status(
+    config: ConfigOpt,
+    rpc_url: RpcOpt = None,
+    chain_id: ChainOpt = None,
+    deployment: DeploymentOpt = None,
+) -> None:
+    """Feeds (on-chain value, round, staleness), model hash, balance and the last rounds.
+
+    Example:
+
+        proofcast node status -c node.toml --deployment deployment.json
+    """
     from oracle.node.retry import TRANSIENT
 
-    node = _build_node(config, {"rpc_url": rpc_url, "chain_id": chain_id})
+    node = _build_node(config, {"rpc_url": rpc_url, "chain_id": chain_id, "deployment": deployment})
     try:
         _print_status(node)
     except TRANSIENT as exc:
@@ -202,6 +244,36 @@ def node_status(config: ConfigOpt, rpc_url: RpcOpt = None, chain_id: ChainOpt = 
         raise _fail(exc) from exc
     finally:
         node.journal.close()
+
+
+@node_app.command("retry")
+def node_retry(
+    round_id: Annotated[int, typer.Argument(help="Journal round id (see `node status`).")],
+    config: ConfigOpt,
+) -> None:
+    """Free the observation of an abandoned or reverted round so the next `publish-once` or
+    `run` tick publishes it in a new round (the old round stays in the journal). Refuses a
+    confirmed or unfinished round. Run it while the node is stopped.
+
+    Example:
+
+        proofcast node retry 7 -c node.toml && proofcast node publish-once -c node.toml
+    """
+    from oracle.node.config import load_config
+    from oracle.node.journal import Journal
+
+    try:
+        cfg = load_config(config)
+        if not cfg.journal.is_file():
+            raise FileNotFoundError(f"no journal at {cfg.journal}")
+        with Journal(cfg.journal) as journal:
+            released = journal.release(round_id)
+    except (OracleError, OSError) as exc:
+        raise _fail(exc) from exc
+    console.print(
+        f"round {released.id} ({released.state}: {released.error or 'no error recorded'}) "
+        f"released; its observation ({', '.join(released.due_feeds)}) can be published again"
+    )
 
 
 def _print_status(node: Any) -> None:

@@ -209,6 +209,30 @@ class Journal:
         ).fetchone()
         return row is not None
 
+    def round_of(self, observed_at: dict[str, int]) -> Round | None:
+        """The round that holds observation `observed_at`, if any."""
+        row = self._db.execute(
+            "SELECT * FROM rounds WHERE observation = ?", (observation_key(observed_at),)
+        ).fetchone()
+        return None if row is None else _to_round(row)
+
+    def release(self, round_id: int) -> Round:
+        """Free the observation of abandoned or reverted round `round_id` so a new round may
+        be opened for it (`proofcast node retry`). The round stays in the journal, renamed
+        `<observation>#retried-<id>`; a confirmed or unfinished round is refused."""
+        current = self.get(round_id)
+        if current.state not in (ABANDONED, REVERTED):
+            raise JournalError(
+                f"{self.path}: round {round_id} is {current.state}; only an abandoned or "
+                "reverted round can be retried"
+            )
+        if "#retried-" not in current.observation:
+            self._db.execute(
+                "UPDATE rounds SET observation = ?, updated_at = ? WHERE id = ?",
+                (f"{current.observation}#retried-{round_id}", time.time(), round_id),
+            )
+        return self.get(round_id)
+
     def get(self, round_id: int) -> Round:
         row = self._db.execute("SELECT * FROM rounds WHERE id = ?", (round_id,)).fetchone()
         if row is None:

@@ -35,7 +35,8 @@ from models.features import HISTORY_BARS
 from oracle.attest.checks import quorum
 from oracle.attest.client import AttesterClient, select_observations
 from oracle.attest.report import SIGNATURE_TTL, NotCanonicalError, bars_to_json, canonical_proposal
-from oracle.chain.contracts import SlotReport
+from oracle.chain.contracts import SlotReport, require_risk_oracle
+from oracle.errors import ChainError
 from oracle.node import journal as J
 from oracle.node.config import NodeConfig
 from oracle.node.errors import ConfigError, SourceError
@@ -81,6 +82,15 @@ def make_web3(config: NodeConfig) -> Web3:
         exception_retry_configuration=None,
     )
     return Web3(provider)
+
+
+def _held_by(held: Round) -> str:
+    """Why an observation is not published again: the round that already holds it."""
+    why = f"this observation already has round {held.id} ({held.state}"
+    why += f": {held.error})" if held.error else ")"
+    if held.state in (J.ABANDONED, J.REVERTED):
+        why += f"; run `proofcast node retry {held.id}` to publish it in a new round"
+    return why
 
 
 @dataclass(frozen=True)
@@ -151,9 +161,11 @@ class Node:
                 f"node.chain_id: RPC {config.rpc_url} is chain {self.chain_id}, "
                 f"config says {config.chain_id}"
             )
-        code = self._rpc("eth_getCode", lambda: self.w3.eth.get_code(config.oracle_address))
-        if len(code) == 0:
-            raise ConfigError(f"node.oracle_address: no contract at {config.oracle_address}")
+        try:
+            address = config.oracle_address
+            self._rpc("RiskOracle check", lambda: require_risk_oracle(self.w3, address))
+        except ChainError as exc:
+            raise ConfigError(f"node.oracle_address: {exc}") from exc
         self.publisher = publisher or RiskOraclePublisher(self.w3, config.oracle_address)
         self.attestors = attestors or AttesterClient(
             config.attesters, config.attest_timeout_seconds
@@ -238,8 +250,9 @@ class Node:
             for f, d in zip(self.config.feeds, due, strict=True)
             if d
         }
-        if self.journal.has_observation(observed_at):
-            return TickResult(None, decisions, skipped="observation already has a round")
+        held = self.journal.round_of(observed_at)
+        if held is not None:
+            return TickResult(None, decisions, skipped=_held_by(held))
         included = {name: observations[name] for name in observed_at}
         opened = self.journal.open_round(
             observed_at,
@@ -251,7 +264,9 @@ class Node:
              for f in self.config.feeds],
         )  # fmt: skip
         if opened is None:
-            return TickResult(None, decisions, skipped="observation already has a round")
+            held = self.journal.round_of(observed_at)
+            reason = _held_by(held) if held else "observation already has a round"
+            return TickResult(None, decisions, skipped=reason)
         log.info("round %d observed: %s", opened.id, ", ".join(opened.due_feeds))
         return TickResult(self.finish(opened), decisions)
 
