@@ -47,7 +47,7 @@ class OutputView:
     name: str
     adapter: str | None
     answer: str | None  # consumer units, exact (answer / 10**decimals)
-    answer_raw: int | None  # what latestRoundData returns
+    answer_raw: int | None  # what the raw adapter's latestRoundData returns
     min_answer: str
     max_answer: str
     max_delta: str
@@ -591,12 +591,12 @@ class ExplorerReader:
             observed = int(state["observedAt"]) if round_id else 0
             heartbeat = self.heartbeat or int(config["maxAge"])
             age = now - observed if round_id else None
+            # The latest round's answers in feed units (the raw adapters' latestRoundData).
+            latest = self.view("feedRound", key, 0, **at)["answers"] if round_id else None
             views = []
             for j in range(outputs):
                 limits = self.view("limits", key, j, **at)
-                answer_raw = None
-                if round_id:
-                    answer_raw = int(self.view("latestRoundData", key, j, **at)["answer"])
+                answer_raw = None if latest is None else int(latest[j])
                 adapter = adapters.get((fid, j))
                 views.append(
                     OutputView(

@@ -117,7 +117,7 @@ def _breach_and_gap_day(stack: OracleStack, data: Path) -> None:
     """ETH-USD's next bar loses 1 point more than its last published VaR (output 1); BTC-USD
     gets two bars, so its next round does not follow its last observation."""
     fid = feed_id(BREACH_FEED)
-    var_answer = stack.oracle.functions.latestRoundData(fid, 1).call()[1]
+    var_answer = stack.oracle.functions.feedRound(fid, 0).call()[4][1]  # latest round, output 1
     decimals = stack.oracle.functions.feeds(fid).call()[4]
     next_day(data / f"{BREACH_FEED}.csv", -var_answer / 10**decimals - 1)
     for seed in (7, 8):
