@@ -29,7 +29,9 @@ def test_snapshot_matches_the_chain_and_the_journal(published: Published) -> Non
             consumer = latest_round_data(adapter)
             assert output.answer_raw == consumer.answer
             assert output.answer == units(consumer.answer, feed.decimals)
-            assert feed.observed_at == consumer.updated_at
+            assert feed.observed_at == consumer.started_at  # the bar's close
+            assert feed.accepted_at == consumer.updated_at  # the block that accepted it
+            assert consumer.round_id == ROUNDS  # every round published every feed: 1, 2, 3
             assert feed.history[-1].answers[output.index] == consumer.answer / 10**feed.decimals
 
     by_tx = {r.tx_hash: r for r in snap.reports}
