@@ -25,10 +25,10 @@ import {IHalo2Verifier} from "./interfaces/IHalo2Verifier.sol";
 ///      state every write turns a nonzero word into another (no fresh 22,100-gas slots); rounds
 ///      of overwritten reports revert with RoundNotRetained, except a feed's latest round, which
 ///      its state word keeps. Per feed: one state word (latest round, times, answers, window),
-///      so the latest round reads no history, and a ring of the oracle round ids of its last
-///      `historyReports` rounds (eight 32-bit ids per word) that numbers its rounds 1, 2, 3, ...
-///      (`feedRound`, the adapters' consecutive Chainlink round ids; the count lives in bits
-///      128-159 of the feed's FeedConfig word, which submit already reads).
+///      whose low 32 bits count the feed's rounds, and a ring of the oracle round ids of its
+///      last `historyReports` rounds (eight 32-bit ids per word): together they number the
+///      feed's rounds 1, 2, 3, ... (`feedRound`, the adapters' consecutive Chainlink round ids)
+///      for one extra ring-word write per feed and report.
 ///      Governance: the trust-relevant setters (`governed`) take effect only `governanceDelay`
 ///      seconds after the admin `queue`d their exact calldata; the admin then calls the setter
 ///      with that calldata, which consumes the queued change. Until the first accepted report
@@ -48,8 +48,7 @@ contract RiskOracle is EIP712 {
         bytes32 metricsHash; // hash of the evaluation metrics document
     }
 
-    /// @notice Freshness, pacing and decoding of one feed (one storage slot; its bits 128-159,
-    ///         outside the struct's fields, count the feed's rounds: see `feedRounds`).
+    /// @notice Freshness, pacing and decoding of one feed (one storage slot).
     struct FeedConfig {
         uint32 maxAge; // largest block.timestamp - observedAt accepted
         uint32 minDelay; // seconds between accepted updates
@@ -93,7 +92,7 @@ contract RiskOracle is EIP712 {
     /// @notice Latest state of a feed (stored packed in one word, in this field order from the
     ///         lowest bits).
     struct FeedState {
-        uint32 latestRound; // reportId << 8 | slot (0: no round yet)
+        uint32 rounds; // rounds the feed has published (its latest per-feed round number; 0: none)
         uint32 observedAt;
         uint32 acceptedAt;
         uint32 windowStart; // acceptance time that opened the current window
@@ -192,7 +191,7 @@ contract RiskOracle is EIP712 {
     ///      maxWindowDelta (uint32), low to high.
     mapping(bytes32 feedId => uint256) internal _limits;
     mapping(bytes32 feedId => string) public feedDescription;
-    /// @dev FeedState packed: 8 fields of 32 bits, `latestRound` in the lowest bits.
+    /// @dev FeedState packed: 8 fields of 32 bits, `rounds` in the lowest bits.
     mapping(bytes32 feedId => uint256) internal _state;
     /// @dev The history ring: report r occupies words (r % historyReports) * _wordsPerReport + w:
     ///      w = 0 header, acceptedAt (bits 0-31) | model index (32-63) | report id (64-95);
@@ -665,9 +664,11 @@ contract RiskOracle is EIP712 {
         return configVersion != 0 && _attesterOf[account].version == configVersion;
     }
 
-    /// @notice Latest round id of `feedId` (0 before its first round).
+    /// @notice Latest oracle round id (reportId << 8 | slot) of `feedId` (0 before its first
+    ///         round).
     function latestRoundId(bytes32 feedId) public view returns (uint256) {
-        return uint32(_state[feedId]);
+        uint256 rounds = uint32(_state[feedId]);
+        return rounds == 0 ? 0 : _ringRoundId(feedId, rounds);
     }
 
     /// @notice Latest state of `feedId`: round, times, last answers and the window's opening values.
@@ -686,7 +687,7 @@ contract RiskOracle is EIP712 {
     {
         uint256 state = _state[feedId];
         uint256 record;
-        if (roundId != 0 && roundId == uint32(state)) {
+        if (roundId != 0 && roundId == latestRoundId(feedId)) {
             record = _stateRecord(state);
             acceptedAt = uint32(state >> 64);
         } else {
@@ -704,7 +705,7 @@ contract RiskOracle is EIP712 {
 
     /// @notice Rounds `feedId` has published: its per-feed round numbers are 1..feedRounds.
     function feedRounds(bytes32 feedId) public view returns (uint256) {
-        return uint32(_configWord(feedId) >> 128);
+        return uint32(_state[feedId]);
     }
 
     /// @notice The feed's round number `n` (1, 2, 3, ... per feed; 0: its latest round), the
@@ -720,17 +721,14 @@ contract RiskOracle is EIP712 {
         uint256 count = feedRounds(feedId);
         number = n == 0 ? count : n;
         if (number == 0 || number > count) revert NoDataPresent(feedId, n);
-        roundId = uint32(_state[feedId]);
+        roundId = _ringRoundId(feedId, number);
         if (number != count) {
-            uint256 h = historyReports;
+            // A ring position is reused historyReports rounds of the feed later; by then its
+            // report (at least as many reports older) has left the history ring too.
             uint256 oldest = _oldestRetained(reportCount);
-            // A ring position is reused h rounds of the feed later; by then its report (at least
-            // h reports older) has left the history ring too.
-            if (count - number < h) {
-                uint256 pos = number % h;
-                roundId = uint32(_feedRoundIds[feedId][pos >> 3] >> (32 * (pos & 7)));
+            if (count - number >= historyReports || roundId >> 8 < oldest) {
+                revert RoundNotRetained(feedId, number, oldest);
             }
-            if (count - number >= h || roundId >> 8 < oldest) revert RoundNotRetained(feedId, number, oldest);
         }
         (observedAt, acceptedAt, answers) = getRound(feedId, roundId);
     }
@@ -909,29 +907,32 @@ contract RiskOracle is EIP712 {
         unchecked {
             first = FIRST_OUTPUT_INDEX + slot * outputsPerFeed; // slot < 256, outputsPerFeed <= 2
         }
+        uint256 rounds;
+        unchecked {
+            rounds = uint32(state) + 1; // at most MAX_REPORTS rounds
+        }
         (answers, state) = _checkOutputs(feedId, instances, first, uint32(config >> 64), state);
-        _state[feedId] = roundId | (observedAt << 32) | (block.timestamp << 64) | state;
-        _numberRound(feedId, config, roundId);
+        _state[feedId] = rounds | (observedAt << 32) | (block.timestamp << 64) | state;
+        _numberRound(feedId, rounds, roundId);
         record = uint16(config >> 96) | (observedAt << 16) | (answers << 48);
     }
 
-    /// @dev Gives the feed's new round (oracle id `roundId`) the next per-feed number: bumps the
-    ///      count in its config word (`config`, as read by `_publish`) and stores the id in the
-    ///      feed's ring.
-    function _numberRound(bytes32 feedId, uint256 config, uint256 roundId) internal {
-        FeedConfig storage stored = feeds[feedId];
-        uint256 pos;
-        // Unchecked: a feed has at most MAX_REPORTS < 2^32 rounds; shifts are below 256.
+    /// @dev Stores oracle round id `roundId` as the feed's round number `n` in its ring.
+    function _numberRound(bytes32 feedId, uint256 n, uint256 roundId) internal {
+        // Unchecked: shifts are below 256.
         unchecked {
-            uint256 n = uint32(config >> 128) + 1;
-            assembly ("memory-safe") {
-                sstore(stored.slot, add(config, shl(128, 1)))
-            }
-            pos = n % historyReports;
+            uint256 pos = n % historyReports;
             mapping(uint256 => uint256) storage ring = _feedRoundIds[feedId];
             uint256 shift = 32 * (pos & 7);
             ring[pos >> 3] = (ring[pos >> 3] & ~(uint256(type(uint32).max) << shift)) | (roundId << shift);
         }
+    }
+
+    /// @dev Oracle round id of the feed's round number `n` as its ring holds it (valid while
+    ///      the feed has fewer than `historyReports` rounds after `n`).
+    function _ringRoundId(bytes32 feedId, uint256 n) internal view returns (uint256) {
+        uint256 pos = n % historyReports;
+        return uint32(_feedRoundIds[feedId][pos >> 3] >> (32 * (pos & 7)));
     }
 
     /// @dev Scores the VaR the feed published last (`state`, before this round) against the
