@@ -86,7 +86,7 @@ ENV.globals.update(human_units=human_units)
 
 def feed_charts(snapshot: Snapshot) -> dict[str, Any]:
     """Plotly figures (data + layout) of every feed's answer history: one panel per output on a
-    shared time axis, one point per round (x: observation time, the consumer's `updatedAt`)."""
+    shared time axis, one point per round (x: observation time, the adapters' `startedAt`)."""
     charts = {}
     for feed in snapshot.feeds:
         rows = max(len(feed.outputs), 1)
