@@ -116,6 +116,7 @@ class FeedView:
     history: list[HistoryPoint]
     backtest: FeedBacktest | None = None  # None: the oracle backtests no output
     var_output: int | None = None  # which output is the 99 % VaR (the backtested one)
+    feed_round: int = 0  # the feed's own round number (1, 2, ...): the adapters' roundId
 
 
 @dataclass
@@ -629,6 +630,7 @@ class ExplorerReader:
                 window=int(config["window"]),
                 heartbeat=heartbeat,
                 round_id=round_id,
+                feed_round=int(state["rounds"]),
                 report_id=round_id >> 8,
                 slot=round_id & 0xFF,
                 observed_at=observed,
