@@ -12,7 +12,10 @@ import {RiskFeedAdapter} from "../src/RiskFeedAdapter.sol";
 ///      rounds stay readable by id), VAR_OUTPUT (optional, default 1: the backtested VaR output;
 ///      255: none), ADMIN, GOVERNANCE_DELAY (optional, default 2 days: how long a queued
 ///      trust-relevant change waits), FEED_NAMES (comma-separated, hashed to feed ids);
-///      one adapter per feed and output. The admin then configures attesters, feeds, models,
+///      per feed, one adapter of the VaR output ("<name> 1-day 99% VaR (%)") and three of each
+///      log-volatility output: raw ("<name> daily log volatility (ln %)"), daily volatility
+///      ("<name> daily volatility (%)") and annualised ("<name> annualised volatility (%)"),
+///      in that order (RiskFeedAdapter kinds 0, 1, 2). The admin then configures attesters, feeds, models,
 ///      transmitters and registers these adapters (`setAdapter`): at once until the first report
 ///      is accepted, after it only through `queue` and the delay.
 ///      Run: forge script script/DeployRiskOracle.s.sol --rpc-url $RPC --broadcast
@@ -32,12 +35,23 @@ contract DeployRiskOracle is Script {
             vm.envOr("GOVERNANCE_DELAY", uint256(2 days))
         );
         uint256 outputs = oracle.outputsPerFeed();
-        adapters = new RiskFeedAdapter[](names.length * outputs);
+        uint256 varOutput = oracle.varOutput();
+        // Per feed: the VaR adapter, and three per log-volatility output (raw, daily %, annualised %).
+        uint256 perFeed = varOutput < outputs ? 3 * outputs - 2 : 3 * outputs;
+        adapters = new RiskFeedAdapter[](names.length * perFeed);
+        uint256 n;
         for (uint256 i; i < names.length; ++i) {
+            bytes32 id = keccak256(bytes(names[i]));
             for (uint256 j; j < outputs; ++j) {
-                adapters[i * outputs + j] = new RiskFeedAdapter(
-                    oracle, keccak256(bytes(names[i])), j, string.concat(names[i], " output ", vm.toString(j))
-                );
+                if (j == varOutput) {
+                    adapters[n++] = new RiskFeedAdapter(oracle, id, j, 0, string.concat(names[i], " 1-day 99% VaR (%)"));
+                    continue;
+                }
+                adapters[n++] =
+                    new RiskFeedAdapter(oracle, id, j, 0, string.concat(names[i], " daily log volatility (ln %)"));
+                adapters[n++] = new RiskFeedAdapter(oracle, id, j, 1, string.concat(names[i], " daily volatility (%)"));
+                adapters[n++] =
+                    new RiskFeedAdapter(oracle, id, j, 2, string.concat(names[i], " annualised volatility (%)"));
             }
         }
         vm.stopBroadcast();

@@ -8,9 +8,11 @@ import {IVaRBacktest} from "./interfaces/IVaRBacktest.sol";
 /// @notice Example consumer: sets a perp/lending initial-margin requirement from a volatility
 ///         feed, falling back to a conservative volatility when the feed is stale or unusable.
 /// @dev margin (bps) = min(baseMarginBps + volatility * volMultiplierBps * (3 + plus) / 3, maxMarginBps)
-///      where volatility is the feed answer divided by 10^decimals (e.g. 0.8 = 80% annualised)
-///      and `plus` is the Basel plus factor of the VaR backtest's zone (`plusFactorPercent`): a
-///      model that breaches too often gets a larger buffer, as a bank's capital multiplier does.
+///      where volatility is the feed answer divided by 10^decimals, in the feed's own unit: on a
+///      Proofcast "annualised volatility (%)" adapter 18.5 means 18.5 %, so `volMultiplierBps`
+///      is per percentage point (the demo reads the VaR adapter, also in percent). `plus` is the
+///      Basel plus factor of the VaR backtest's zone (`plusFactorPercent`): a model that
+///      breaches too often gets a larger buffer, as a bank's capital multiplier does.
 contract MarginEngine {
     /// @notice The volatility feed (any AggregatorV3Interface, e.g. a RiskFeedAdapter).
     AggregatorV3Interface public immutable volatilityFeed;

@@ -25,7 +25,10 @@ import {IHalo2Verifier} from "./interfaces/IHalo2Verifier.sol";
 ///      state every write turns a nonzero word into another (no fresh 22,100-gas slots); rounds
 ///      of overwritten reports revert with RoundNotRetained, except a feed's latest round, which
 ///      its state word keeps. Per feed: one state word (latest round, times, answers, window),
-///      so `latestRoundData` reads no history.
+///      whose low 32 bits count the feed's rounds, and a ring of the oracle round ids of its
+///      last `historyReports` rounds (eight 32-bit ids per word): together they number the
+///      feed's rounds 1, 2, 3, ... (`feedRound`, the adapters' consecutive Chainlink round ids)
+///      for one extra ring-word write per feed and report.
 ///      Governance: the trust-relevant setters (`governed`) take effect only `governanceDelay`
 ///      seconds after the admin `queue`d their exact calldata; the admin then calls the setter
 ///      with that calldata, which consumes the queued change. Until the first accepted report
@@ -72,7 +75,7 @@ contract RiskOracle is EIP712 {
         uint32[] observedAt; // per slot: close time of the feed's last bar (0 for empty slots)
         uint32[] previousObservedAt; // per slot: close time of the bar before it
         int32[] realizedReturn; // per slot: log return of the last close over the one before, in
-            // percent, fixed point with `outputScale` bits (the unit of the VaR output)
+        // percent, fixed point with `outputScale` bits (the unit of the VaR output)
     }
 
     /// @notice A feed's VaR backtest (Basel traffic light over the last `BACKTEST_WINDOW` scored
@@ -89,7 +92,7 @@ contract RiskOracle is EIP712 {
     /// @notice Latest state of a feed (stored packed in one word, in this field order from the
     ///         lowest bits).
     struct FeedState {
-        uint32 latestRound; // reportId << 8 | slot (0: no round yet)
+        uint32 rounds; // rounds the feed has published (its latest per-feed round number; 0: none)
         uint32 observedAt;
         uint32 acceptedAt;
         uint32 windowStart; // acceptance time that opened the current window
@@ -188,7 +191,7 @@ contract RiskOracle is EIP712 {
     ///      maxWindowDelta (uint32), low to high.
     mapping(bytes32 feedId => uint256) internal _limits;
     mapping(bytes32 feedId => string) public feedDescription;
-    /// @dev FeedState packed: 8 fields of 32 bits, `latestRound` in the lowest bits.
+    /// @dev FeedState packed: 8 fields of 32 bits, `rounds` in the lowest bits.
     mapping(bytes32 feedId => uint256) internal _state;
     /// @dev The history ring: report r occupies words (r % historyReports) * _wordsPerReport + w:
     ///      w = 0 header, acceptedAt (bits 0-31) | model index (32-63) | report id (64-95);
@@ -197,6 +200,9 @@ contract RiskOracle is EIP712 {
     ///      (48-79) | answer 1 (80-111), answers as two's-complement int32 (0: empty slot);
     ///      bit 255 is set so that a record word is never zero.
     mapping(uint256 word => uint256) internal _history;
+    /// @dev Per-feed ring of oracle round ids: the feed's round n (1-based) is at position
+    ///      n % historyReports, eight 32-bit ids per word (word pos / 8, bits 32 (pos % 8)).
+    mapping(bytes32 feedId => mapping(uint256 word => uint256)) internal _feedRoundIds;
     /// @dev VaR backtest ledger per feed, one word: lifetime scored days (bits 0-31), lifetime
     ///      breaches (32-63), gaps (64-95), then the scored-day numbers (mod 2^16) of the last
     ///      BACKTEST_MAX_BREACHES breaches, 16 bits each, newest in bits 96-111.
@@ -230,7 +236,9 @@ contract RiskOracle is EIP712 {
     event VaRBreached(bytes32 indexed feedId, uint256 indexed roundId, int256 realizedReturn, int256 valueAtRisk);
     /// @notice Round `roundId`'s previous bar did not close at the feed's last observation: a day
     ///         was missed, so the new return is not scored.
-    event BacktestGap(bytes32 indexed feedId, uint256 indexed roundId, uint256 previousObservedAt, uint256 lastObservedAt);
+    event BacktestGap(
+        bytes32 indexed feedId, uint256 indexed roundId, uint256 previousObservedAt, uint256 lastObservedAt
+    );
     /// @notice One accepted report. `signers` is a bitmap of attester indices in
     ///         `configVersion`; `history` is the report's history blob (input commitment, then
     ///         one 16-byte big-endian record per slot: see `_history`), from which every
@@ -656,9 +664,11 @@ contract RiskOracle is EIP712 {
         return configVersion != 0 && _attesterOf[account].version == configVersion;
     }
 
-    /// @notice Latest round id of `feedId` (0 before its first round).
+    /// @notice Latest oracle round id (reportId << 8 | slot) of `feedId` (0 before its first
+    ///         round).
     function latestRoundId(bytes32 feedId) public view returns (uint256) {
-        return uint32(_state[feedId]);
+        uint256 rounds = uint32(_state[feedId]);
+        return rounds == 0 ? 0 : _ringRoundId(feedId, rounds);
     }
 
     /// @notice Latest state of `feedId`: round, times, last answers and the window's opening values.
@@ -677,7 +687,7 @@ contract RiskOracle is EIP712 {
     {
         uint256 state = _state[feedId];
         uint256 record;
-        if (roundId != 0 && roundId == uint32(state)) {
+        if (roundId != 0 && roundId == latestRoundId(feedId)) {
             record = _stateRecord(state);
             acceptedAt = uint32(state >> 64);
         } else {
@@ -693,37 +703,34 @@ contract RiskOracle is EIP712 {
         }
     }
 
-    /// @notice AggregatorV3-style round `roundId` of output `output` of `feedId` (the adapters'
-    ///         source): startedAt and updatedAt are the observation time. Reverts like `getRound`.
-    function getRoundData(bytes32 feedId, uint256 output, uint80 roundId)
-        public
-        view
-        returns (uint80, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
-    {
-        if (output >= outputsPerFeed) revert InvalidOutput(output, outputsPerFeed);
-        uint256 state = _state[feedId];
-        uint256 record;
-        if (roundId != 0 && roundId == uint32(state)) record = _stateRecord(state);
-        else (, record) = _locate(feedId, roundId);
-        answer = _toAnswer(int32(uint32(record >> (48 + 32 * output))), feeds[feedId].decimals);
-        startedAt = uint32(record >> 16);
-        return (roundId, answer, startedAt, startedAt, roundId);
+    /// @notice Rounds `feedId` has published: its per-feed round numbers are 1..feedRounds.
+    function feedRounds(bytes32 feedId) public view returns (uint256) {
+        return uint32(_state[feedId]);
     }
 
-    /// @notice `getRoundData` of the latest round, read from the feed's state (no history
-    ///         read); reverts with NoDataPresent before the first round.
-    function latestRoundData(bytes32 feedId, uint256 output)
+    /// @notice The feed's round number `n` (1, 2, 3, ... per feed; 0: its latest round), the
+    ///         adapters' Chainlink round id: its oracle round id (reportId << 8 | slot) and what
+    ///         `getRound` returns for it. Reverts with NoDataPresent(feedId, n) when the feed has
+    ///         no round n and RoundNotRetained(feedId, n, oldest retained report) when it left
+    ///         the history (the latest round is always readable).
+    function feedRound(bytes32 feedId, uint256 n)
         external
         view
-        returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
+        returns (uint256 number, uint256 roundId, uint256 observedAt, uint256 acceptedAt, int256[] memory answers)
     {
-        if (output >= outputsPerFeed) revert InvalidOutput(output, outputsPerFeed);
-        uint256 state = _state[feedId];
-        roundId = uint32(state);
-        if (roundId == 0) revert NoDataPresent(feedId, 0);
-        answer = _toAnswer(int32(uint32(state >> (128 + 32 * output))), feeds[feedId].decimals);
-        startedAt = updatedAt = uint32(state >> 32);
-        answeredInRound = roundId;
+        uint256 count = feedRounds(feedId);
+        number = n == 0 ? count : n;
+        if (number == 0 || number > count) revert NoDataPresent(feedId, n);
+        roundId = _ringRoundId(feedId, number);
+        if (number != count) {
+            // A ring position is reused historyReports rounds of the feed later; by then its
+            // report (at least as many reports older) has left the history ring too.
+            uint256 oldest = _oldestRetained(reportCount);
+            if (count - number >= historyReports || roundId >> 8 < oldest) {
+                revert RoundNotRetained(feedId, number, oldest);
+            }
+        }
+        (observedAt, acceptedAt, answers) = getRound(feedId, roundId);
     }
 
     /// @notice Report `reportId`: acceptance time, model hash, input commitment and its history
@@ -900,9 +907,32 @@ contract RiskOracle is EIP712 {
         unchecked {
             first = FIRST_OUTPUT_INDEX + slot * outputsPerFeed; // slot < 256, outputsPerFeed <= 2
         }
+        uint256 rounds;
+        unchecked {
+            rounds = uint32(state) + 1; // at most MAX_REPORTS rounds
+        }
         (answers, state) = _checkOutputs(feedId, instances, first, uint32(config >> 64), state);
-        _state[feedId] = roundId | (observedAt << 32) | (block.timestamp << 64) | state;
+        _state[feedId] = rounds | (observedAt << 32) | (block.timestamp << 64) | state;
+        _numberRound(feedId, rounds, roundId);
         record = uint16(config >> 96) | (observedAt << 16) | (answers << 48);
+    }
+
+    /// @dev Stores oracle round id `roundId` as the feed's round number `n` in its ring.
+    function _numberRound(bytes32 feedId, uint256 n, uint256 roundId) internal {
+        // Unchecked: shifts are below 256.
+        unchecked {
+            uint256 pos = n % historyReports;
+            mapping(uint256 => uint256) storage ring = _feedRoundIds[feedId];
+            uint256 shift = 32 * (pos & 7);
+            ring[pos >> 3] = (ring[pos >> 3] & ~(uint256(type(uint32).max) << shift)) | (roundId << shift);
+        }
+    }
+
+    /// @dev Oracle round id of the feed's round number `n` as its ring holds it (valid while
+    ///      the feed has fewer than `historyReports` rounds after `n`).
+    function _ringRoundId(bytes32 feedId, uint256 n) internal view returns (uint256) {
+        uint256 pos = n % historyReports;
+        return uint32(_feedRoundIds[feedId][pos >> 3] >> (32 * (pos & 7)));
     }
 
     /// @dev Scores the VaR the feed published last (`state`, before this round) against the

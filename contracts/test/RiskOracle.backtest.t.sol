@@ -47,7 +47,9 @@ contract RiskOracleBacktestTest is OracleFixture {
     uint256 internal gapCount;
 
     event VaRBreached(bytes32 indexed feedId, uint256 indexed roundId, int256 realizedReturn, int256 valueAtRisk);
-    event BacktestGap(bytes32 indexed feedId, uint256 indexed roundId, uint256 previousObservedAt, uint256 lastObservedAt);
+    event BacktestGap(
+        bytes32 indexed feedId, uint256 indexed roundId, uint256 previousObservedAt, uint256 lastObservedAt
+    );
 
     /// @dev Publishes one day of FEED_B a day after the last: VaR `valueAtRisk` for the next day,
     ///      and the realised return `realized` of the day that closed (scored against the VaR
@@ -262,13 +264,17 @@ contract BacktestHandler is OracleFixture {
         report.previousObservedAt[1] = consecutive ? lastObserved : lastObserved + 1;
         report.realizedReturn[1] = int32(realized);
         uint256[] memory inst = instancesFor(nextCommitment++, MODEL, 0, 0, ONE, valueAtRisk);
-        (, int256 previousVar,,,) = started ? oracle.latestRoundData(FEED_B, 1) : (uint80(0), int256(0), 0, 0, uint80(0));
+        int256 previousVar;
+        if (started) {
+            (,,,, int256[] memory answers) = oracle.feedRound(FEED_B, 0);
+            previousVar = answers[1];
+        }
         oracle.submit(report, proofOf(inst), inst, signBy(quorum(), report, inst[0]));
         if (started) {
             if (!consecutive) {
                 ++gapCount;
             } else {
-                // latestRoundData answers in 18 decimals; the ledger compares fixed point.
+                // feedRound answers in 18 decimals; the ledger compares fixed point.
                 int256 previousFixed = previousVar * ONE / 1e18;
                 outcomes.push(realized < -previousFixed);
             }

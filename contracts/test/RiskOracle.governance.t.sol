@@ -38,9 +38,8 @@ contract RiskOracleGovernanceTest is OracleFixture {
     function openLimits() internal pure returns (RiskOracle.Limits[] memory lim) {
         lim = new RiskOracle.Limits[](2);
         for (uint256 j; j < 2; ++j) {
-            lim[j] = RiskOracle.Limits({
-                minAnswer: -WIDE, maxAnswer: WIDE, maxDelta: type(uint32).max, maxWindowDelta: 0
-            });
+            lim[j] =
+                RiskOracle.Limits({minAnswer: -WIDE, maxAnswer: WIDE, maxDelta: type(uint32).max, maxWindowDelta: 0});
         }
     }
 
@@ -230,8 +229,7 @@ contract RiskOracleGovernanceTest is OracleFixture {
     }
 
     function test_InitialConfigurationIsImmediateUntilTheFirstReport() public {
-        RiskOracle fresh =
-            new RiskOracle(address(verifier), K, J, SCALE, HISTORY, VAR_OUTPUT, address(this), DELAY);
+        RiskOracle fresh = new RiskOracle(address(verifier), K, J, SCALE, HISTORY, VAR_OUTPUT, address(this), DELAY);
         // Before any report: direct calls act at once, and consume a queued twin if any.
         (bytes32 id,) = fresh.queue(abi.encodeCall(RiskOracle.setPermissionless, (true)));
         fresh.setPermissionless(true);
@@ -327,7 +325,9 @@ contract RiskOracleGovernanceTest is OracleFixture {
         assertRevertsWith(
             takeOver, abi.encodeWithSelector(RiskOracle.ChangeNotReady.selector, takeOverId, eta, block.timestamp)
         );
-        assertRevertsWith(open, abi.encodeWithSelector(RiskOracle.ChangeNotReady.selector, openId, eta, block.timestamp));
+        assertRevertsWith(
+            open, abi.encodeWithSelector(RiskOracle.ChangeNotReady.selector, openId, eta, block.timestamp)
+        );
         (RiskOracle.Report memory report, uint256[] memory inst, bytes[] memory sigs) = attackReport(77, ownKey);
         bytes memory proof = proofOf(inst);
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.UnknownSigner.selector, own));
@@ -352,8 +352,8 @@ contract RiskOracleGovernanceTest is OracleFixture {
         assertRevertsWith(takeOver, abi.encodeWithSelector(RiskOracle.ChangeNotQueued.selector, takeOverId));
         assertRevertsWith(open, abi.encodeWithSelector(RiskOracle.ChangeNotQueued.selector, openId));
         assertFalse(oracle.isAttester(own));
-        (, int256 answer,,,) = oracle.latestRoundData(FEED_A, 1);
-        assertEq(answer, 1e8); // the honest 1 % VaR of the first report
+        (,,,, int256[] memory answers) = oracle.feedRound(FEED_A, 0);
+        assertEq(answers[1], 1e8); // the honest 1 % VaR of the first report
     }
 
     /// @dev What the delay buys is time, not prevention: uncancelled, the attack lands at the eta.
@@ -368,7 +368,7 @@ contract RiskOracleGovernanceTest is OracleFixture {
         execute(open);
         (RiskOracle.Report memory report, uint256[] memory inst, bytes[] memory sigs) = attackReport(78, ownKey);
         oracle.submit(report, proofOf(inst), inst, sigs);
-        (, int256 answer,,,) = oracle.latestRoundData(FEED_A, 1);
-        assertEq(answer, (ONE * 216 / 10) * 1e8 / ONE); // 21.59997558 %
+        (,,,, int256[] memory answers) = oracle.feedRound(FEED_A, 0);
+        assertEq(answers[1], (ONE * 216 / 10) * 1e8 / ONE); // 21.59997558 %
     }
 }

@@ -20,8 +20,8 @@ contract RiskOracleHistoryTest is OracleFixture {
         oracle.registerModel(MODEL, 7, 2500, keccak256("metrics"), 0);
         oracle.setTransmitter(address(this), true);
         oracle.setAttesters(attesterAddrs, THRESHOLD);
-        volA = new RiskFeedAdapter(oracle, FEED_A, 0, "ETH vol");
-        varB = new RiskFeedAdapter(oracle, FEED_B, 1, "BTC VaR");
+        volA = new RiskFeedAdapter(oracle, FEED_A, 0, 0, "ETH vol");
+        varB = new RiskFeedAdapter(oracle, FEED_B, 1, 0, "BTC VaR");
     }
 
     /// @dev Report i (1-based) publishes i for FEED_A and 10 i for FEED_B (in units of ONE / 8).
@@ -40,12 +40,15 @@ contract RiskOracleHistoryTest is OracleFixture {
     function test_RoundsInTheRingStayExact() public {
         submitReports(RING + 2); // reports 1..5; the ring holds 3..5
         for (uint256 r = 3; r <= RING + 2; ++r) {
-            (uint80 id, int256 answer, uint256 startedAt,, uint80 answeredIn) = volA.getRoundData(uint80(r << 8));
-            assertEq(id, r << 8);
+            // Both feeds are in every report: feed round r is report r's.
+            (uint80 id, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredIn) =
+                volA.getRoundData(uint80(r));
+            assertEq(id, r);
+            assertEq(updatedAt, 1_700_000_000 + 60 * r);
             assertEq(answeredIn, id);
             assertEq(answer, int256(r) * 1e8 / 8);
             assertEq(startedAt, 1_700_000_000 + 60 * r - 1);
-            (, answer,,,) = varB.getRoundData(uint80((r << 8) | 1));
+            (, answer,,,) = varB.getRoundData(uint80(r));
             assertEq(answer, int256(10 * r) * 1e18 / 8);
             assertEq(oracle.inputCommitmentOf(FEED_A, r << 8), r);
             (uint256 acceptedAt,, uint256 commitment,) = oracle.reportOf(r);
@@ -56,8 +59,10 @@ contract RiskOracleHistoryTest is OracleFixture {
 
     function test_RevertWhen_RoundLeftTheRing() public {
         submitReports(RING + 2);
+        vm.expectRevert(abi.encodeWithSelector(RiskOracle.RoundNotRetained.selector, FEED_A, 2, 3));
+        volA.getRoundData(2);
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.RoundNotRetained.selector, FEED_A, 2 << 8, 3));
-        volA.getRoundData(2 << 8);
+        oracle.getRound(FEED_A, 2 << 8);
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.RoundNotRetained.selector, FEED_B, (1 << 8) | 1, 3));
         oracle.getRound(FEED_B, (1 << 8) | 1);
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.RoundNotRetained.selector, FEED_A, 1 << 8, 3));
@@ -65,8 +70,10 @@ contract RiskOracleHistoryTest is OracleFixture {
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.ReportNotRetained.selector, 2, 3));
         oracle.reportOf(2);
         // Rounds never issued still say so.
-        vm.expectRevert(abi.encodeWithSelector(RiskOracle.NoDataPresent.selector, FEED_A, 6 << 8));
-        volA.getRoundData(6 << 8);
+        vm.expectRevert(abi.encodeWithSelector(RiskOracle.NoDataPresent.selector, FEED_A, 6));
+        volA.getRoundData(6);
+        vm.expectRevert(abi.encodeWithSelector(RiskOracle.NoDataPresent.selector, FEED_A, 0));
+        volA.getRoundData(0);
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.UnknownReport.selector, 6));
         oracle.reportOf(6);
     }
@@ -83,8 +90,8 @@ contract RiskOracleHistoryTest is OracleFixture {
             oracle.submit(report, proofOf(inst), inst, signBy(quorum(), report, inst[0]));
         }
         (uint80 id, int256 answer, uint256 startedAt,,) = volA.latestRoundData();
-        assertEq(id, 1 << 8);
-        (uint80 again, int256 same, uint256 startedSame,,) = volA.getRoundData(1 << 8);
+        assertEq(id, 1);
+        (uint80 again, int256 same, uint256 startedSame,,) = volA.getRoundData(1);
         assertEq(again, id);
         assertEq(same, answer);
         assertEq(startedSame, startedAt);
@@ -95,6 +102,43 @@ contract RiskOracleHistoryTest is OracleFixture {
         assertEq(answers[0], 1e8 / 8);
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.RoundNotRetained.selector, FEED_A, 1 << 8, 3));
         oracle.inputCommitmentOf(FEED_A, 1 << 8);
+        // FEED_B's rounds 2..5 are consecutive although its first report is gone.
+        (uint80 latestB,,,,) = varB.latestRoundData();
+        assertEq(latestB, 5);
+        (, int256 previous,,,) = varB.getRoundData(4);
+        assertEq(previous, 4e18);
+        vm.expectRevert(abi.encodeWithSelector(RiskOracle.RoundNotRetained.selector, FEED_B, 2, 3));
+        varB.getRoundData(2);
+    }
+
+    /// @notice A feed left out of most reports keeps consecutive round ids whose reports are far
+    ///         apart: its rounds stay readable while their reports are retained, not while
+    ///         `historyReports` of its own rounds are.
+    function test_SparseFeedRoundsFollowReportRetention() public {
+        submitReports(1); // report 1: both feeds (FEED_A round 1)
+        bytes32[] memory onlyB = feeds();
+        onlyB[0] = bytes32(0);
+        vm.warp(block.timestamp + 60);
+        uint256[] memory inst = instancesFor(200, MODEL, 0, 0, ONE, ONE);
+        RiskOracle.Report memory report = reportOf(onlyB, times(0, block.timestamp));
+        oracle.submit(report, proofOf(inst), inst, signBy(quorum(), report, inst[0])); // report 2
+        vm.warp(block.timestamp + 60);
+        submitValues(ONE / 2, ONE, 0); // report 3: FEED_A round 2
+        (uint80 id,,,,) = volA.latestRoundData();
+        assertEq(id, 2);
+        (uint80 previous, int256 answer,,,) = volA.getRoundData(1);
+        assertEq(previous, 1);
+        assertEq(answer, 1e8 / 8);
+        (,, uint256 observedAt,,) = oracle.feedRound(FEED_A, 1);
+        (uint256 fromOracle,,) = oracle.getRound(FEED_A, 1 << 8);
+        assertEq(observedAt, fromOracle);
+        submitReports(1); // report 4: the ring (3 reports) drops report 1, FEED_A round 1
+        vm.expectRevert(abi.encodeWithSelector(RiskOracle.RoundNotRetained.selector, FEED_A, 1, 2));
+        volA.getRoundData(1);
+        (previous,,,,) = volA.getRoundData(2);
+        assertEq(previous, 2);
+        vm.expectRevert(abi.encodeWithSelector(RiskOracle.NoDataPresent.selector, FEED_A, 4));
+        volA.getRoundData(4);
     }
 
     function test_SteadyStateWritesNoFreshSlot() public {
@@ -143,21 +187,35 @@ contract RiskOracleRingInvariantTest is OracleFixture {
         uint256 count = oracle.reportCount();
         uint256 oldest = count > RING ? count - RING + 1 : 1;
         uint256 latest = oracle.latestRoundId(FEED_A);
+        assertEq(oracle.feedRounds(FEED_A), handler.historyLength());
         for (uint256 i; i < handler.historyLength(); ++i) {
             OracleHandler.Accepted memory round = handler.acceptedAt(i);
-            uint80 id = uint80(round.roundId);
+            uint256 id = round.roundId;
             if (round.roundId >> 8 >= oldest || round.roundId == latest) {
-                (uint80 got, int256 answer, uint256 startedAt,,) = oracle.getRoundData(FEED_A, 0, id);
-                assertEq(got, id);
-                assertEq(answer, round.answer * 1e8 / int256(1 << SCALE));
-                assertEq(startedAt, round.observedAt);
+                (uint256 observedAt, uint256 acceptedAt, int256[] memory answers) = oracle.getRound(FEED_A, id);
+                assertEq(answers[0], round.answer * 1e8 / int256(1 << SCALE));
+                assertEq(observedAt, round.observedAt);
+                // The feed's (i + 1)-th round, numbered consecutively, is the same round.
+                (uint256 number, uint256 oracleId, uint256 obs, uint256 acc,) = oracle.feedRound(FEED_A, i + 1);
+                assertEq(number, i + 1);
+                assertEq(oracleId, id);
+                assertEq(obs, observedAt);
+                assertEq(acc, acceptedAt);
             } else {
-                try oracle.getRoundData(FEED_A, 0, id) {
+                try oracle.getRound(FEED_A, id) {
                     revert("an overwritten round was served");
                 } catch (bytes memory reason) {
                     assertEq(
                         keccak256(reason),
                         keccak256(abi.encodeWithSelector(RiskOracle.RoundNotRetained.selector, FEED_A, id, oldest))
+                    );
+                }
+                try oracle.feedRound(FEED_A, i + 1) {
+                    revert("an overwritten feed round was served");
+                } catch (bytes memory reason) {
+                    assertEq(
+                        keccak256(reason),
+                        keccak256(abi.encodeWithSelector(RiskOracle.RoundNotRetained.selector, FEED_A, i + 1, oldest))
                     );
                 }
             }

@@ -56,7 +56,9 @@ contract RiskOracleTest is OracleFixture {
         // History blob: the commitment, then per slot feed index | observedAt | answers (int32).
         bytes memory history = abi.encodePacked(
             uint256(42),
-            uint128(1 | (tA << 16) | (uint256(uint32(int32(ONE * 3 / 2))) << 48) | (uint256(uint32(int32(ONE / 4))) << 80)),
+            uint128(
+                1 | (tA << 16) | (uint256(uint32(int32(ONE * 3 / 2))) << 48) | (uint256(uint32(int32(ONE / 4))) << 80)
+            ),
             uint128(2 | (tB << 16) | (uint256(uint32(int32(-ONE / 4))) << 48) | (uint256(uint32(int32(2 * ONE))) << 80))
         );
         vm.expectEmit(address(oracle));
@@ -64,15 +66,20 @@ contract RiskOracleTest is OracleFixture {
         assertEq(oracle.submit(report, proofOf(inst), inst, sigs), 1);
 
         (uint80 id, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredIn) = volA.latestRoundData();
-        assertEq(id, 1 << 8);
+        assertEq(id, 1); // each feed numbers its own rounds
         assertEq(answer, 1.5e8);
-        assertEq(startedAt, tA);
-        assertEq(updatedAt, tA);
+        assertEq(startedAt, tA); // the observation
+        assertEq(updatedAt, block.timestamp); // the acceptance
         assertEq(answeredIn, id);
-        (id, answer,, updatedAt,) = varB.latestRoundData();
-        assertEq(id, (1 << 8) | 1);
+        (id, answer, startedAt, updatedAt,) = varB.latestRoundData();
+        assertEq(id, 1);
         assertEq(answer, 2e18);
-        assertEq(updatedAt, tB);
+        assertEq(startedAt, tB);
+        assertEq(updatedAt, block.timestamp);
+        assertEq(oracle.feedRounds(FEED_B), 1);
+        (uint256 number, uint256 roundId,,,) = oracle.feedRound(FEED_B, 0);
+        assertEq(number, 1);
+        assertEq(roundId, (1 << 8) | 1);
         (,, int256[] memory all) = oracle.getRound(FEED_B, (1 << 8) | 1);
         assertEq(all[0], -0.25e18);
         assertEq(all[1], 2e18);
@@ -91,11 +98,11 @@ contract RiskOracleTest is OracleFixture {
         vm.warp(block.timestamp + 60);
         submitValues(2 * ONE, 3 * ONE, 10);
         (uint80 latest, int256 answer,,,) = volA.latestRoundData();
-        assertEq(latest, 2 << 8);
+        assertEq(latest, 2);
         assertEq(answer, 2e8);
-        (, answer,,,) = volA.getRoundData(1 << 8);
+        (, answer,,,) = volA.getRoundData(1);
         assertEq(answer, 1e8);
-        (, answer,,,) = varB.getRoundData((1 << 8) | 1);
+        (, answer,,,) = varB.getRoundData(1);
         assertEq(answer, 1e18);
         (, answer,,,) = varB.latestRoundData();
         assertEq(answer, 3e18);
@@ -105,11 +112,13 @@ contract RiskOracleTest is OracleFixture {
         submitValues(ONE, ONE, 0);
         // Round 1<<8 is FEED_A's slot; FEED_B has (1<<8)|1. Neither reads the other's record.
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.NoDataPresent.selector, FEED_B, 1 << 8));
-        varB.getRoundData(1 << 8);
+        oracle.getRound(FEED_B, 1 << 8);
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.NoDataPresent.selector, FEED_A, (1 << 8) | 1));
-        volA.getRoundData((1 << 8) | 1);
+        oracle.getRound(FEED_A, (1 << 8) | 1);
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.NoDataPresent.selector, FEED_A, 2 << 8));
-        volA.getRoundData(2 << 8);
+        oracle.getRound(FEED_A, 2 << 8);
+        vm.expectRevert(abi.encodeWithSelector(RiskOracle.NoDataPresent.selector, FEED_A, 2));
+        volA.getRoundData(2);
     }
 
     function test_EmptySlotLeavesItsFeedUntouched() public {
@@ -122,8 +131,8 @@ contract RiskOracleTest is OracleFixture {
         oracle.submit(report, proofOf(inst), inst, signBy(quorum(), report, 77));
         (uint80 a,,,,) = volA.latestRoundData();
         (uint80 b, int256 answerB,,,) = varB.latestRoundData();
-        assertEq(a, 2 << 8);
-        assertEq(b, (1 << 8) | 1);
+        assertEq(a, 2);
+        assertEq(b, 1); // BTC's round numbers skip the report it was left out of
         assertEq(answerB, 1e18);
     }
 
@@ -561,7 +570,15 @@ contract RiskOracleTest is OracleFixture {
         oracle.configureFeed(FEED_A, configA(), limitsA(), "new description");
         (,,, uint16 again,,) = oracle.feeds(FEED_A);
         assertEq(again, index);
-        (, int256 answer,,,) = volA.latestRoundData();
+        (uint80 id, int256 answer,,,) = volA.latestRoundData();
+        assertEq(answer, 1e8);
+        assertEq(id, 1); // the round count survives
+        assertEq(oracle.feedRounds(FEED_A), 1);
+        vm.warp(block.timestamp + 61);
+        submitValues(2 * ONE, ONE, 0);
+        (id, answer,,,) = volA.latestRoundData();
+        assertEq(id, 2);
+        (, answer,,,) = volA.getRoundData(1);
         assertEq(answer, 1e8);
     }
 

@@ -51,6 +51,9 @@ LIBRARY_REMAPPINGS = ["solady/=node_modules/solady/src/"]
 # Reports whose rounds stay readable by id on chain (RiskOracle.historyReports): older rounds are
 # in the ReportAccepted events. Gas per report does not depend on it once the ring is full.
 NO_BACKTEST = 255  # RiskOracle.NO_BACKTEST: no output is a VaR
+# RiskFeedAdapter kinds (its KIND_ constants): the output as published, and a log volatility
+# (ln of the daily vol in percent) as the daily and the annualised (x sqrt(252)) vol in percent.
+ADAPTER_KINDS = {"raw": 0, "daily_pct": 1, "annual_pct": 2}
 HISTORY_REPORTS = 4096
 
 
@@ -211,10 +214,24 @@ class FeedSpec:
     def limits(self, output_scale: int) -> list[tuple[int, int, int, int]]:
         return [o.limits(output_scale, self.decimals) for o in self.outputs]
 
-    def adapter_key(self, output: int | str) -> str:
-        """The key of one output's adapter in `OracleStack.adapters`, e.g. "sp500/var99"."""
+    def adapter_key(self, output: int | str, kind: str = "raw") -> str:
+        """The key of one output's adapter of `kind` (ADAPTER_KINDS) in `OracleStack.adapters`:
+        "sp500/var99" for the output as published, "sp500/vol:daily_pct" and
+        "sp500/vol:annual_pct" for a log volatility in percent."""
         name = self.outputs[output].name if isinstance(output, int) else output
-        return f"{self.name}/{name}"
+        return f"{self.name}/{name}" if kind == "raw" else f"{self.name}/{name}:{kind}"
+
+    def adapter_description(self, output: int, kind: str, is_var: bool) -> str:
+        """What the adapter of `output` and `kind` says it answers (its `description()`)."""
+        if kind == "daily_pct":
+            return f"{self.name} daily volatility (%)"
+        if kind == "annual_pct":
+            return f"{self.name} annualised volatility (%)"
+        if self.outputs[output].description:
+            return self.outputs[output].description
+        if is_var:
+            return f"{self.name} 1-day 99% VaR (%)"
+        return f"{self.name} daily log volatility (ln %)"
 
 
 @dataclass(frozen=True)
@@ -336,8 +353,10 @@ def deploy_oracle(
     backtest: bool = True,
     governance_delay: int = 0,
 ) -> OracleStack:
-    """Deploy RiskOracle (pinned to the circuit's `verifier`), configure `feeds` with one
-    adapter per feed output (registered in the oracle's adapter registry, `adapterOf`), set the
+    """Deploy RiskOracle (pinned to the circuit's `verifier`), configure `feeds` with one raw
+    adapter per feed output (registered in the oracle's adapter registry, `adapterOf`) plus, for
+    each log-volatility output (every output but the VaR), a daily and an annualised volatility
+    adapter in percent (keys `FeedSpec.adapter_key(j, kind)`), set the
     attester set and threshold (when given) and, with `margin`, a MarginEngine reading one
     adapter.
 
@@ -386,19 +405,23 @@ def deploy_oracle(
         stack.gas["setAttesters"] = set_attesters(stack, attesters, threshold)["gasUsed"]
     for spec in feeds:
         stack.gas["configureFeed"] = configure_feed(stack, spec)["gasUsed"]
-        for j, output in enumerate(spec.outputs):
-            adapter = deploy(
-                w3,
-                compiled[ADAPTER_CONTRACT],
-                oracle.address,
-                spec.id,
-                j,
-                output.description or spec.adapter_key(j),
-            )
-            stack.adapters[spec.adapter_key(j)] = adapter.contract
-            stack.gas["deploy RiskFeedAdapter"] = adapter.gas_used
-            stack.sizes[ADAPTER_CONTRACT] = adapter.runtime_size
-            fn = set_adapter_call(stack, spec.id, j, adapter.contract.address)
+        var_index = var_output(layout.outputs_per_feed)
+        for j in range(len(spec.outputs)):
+            kinds = ("raw",) if j == var_index else tuple(ADAPTER_KINDS)
+            for kind in kinds:
+                adapter = deploy(
+                    w3,
+                    compiled[ADAPTER_CONTRACT],
+                    oracle.address,
+                    spec.id,
+                    j,
+                    ADAPTER_KINDS[kind],
+                    spec.adapter_description(j, kind, j == var_index),
+                )
+                stack.adapters[spec.adapter_key(j, kind)] = adapter.contract
+                stack.gas["deploy RiskFeedAdapter"] = adapter.gas_used
+                stack.sizes[ADAPTER_CONTRACT] = adapter.runtime_size
+            fn = set_adapter_call(stack, spec.id, j, stack.adapters[spec.adapter_key(j)].address)
             stack.gas["setAdapter"] = send(w3, fn, f"setAdapter({spec.adapter_key(j)})")["gasUsed"]
     if margin is not None and feeds:
         source = margin.adapter or feeds[0].adapter_key(0)
@@ -658,14 +681,25 @@ def decode_history(history: bytes, outputs_per_feed: int) -> list[HistoryRecord]
     return records
 
 
-def latest_round_data(adapter: Contract) -> RoundData:
-    """`latestRoundData()` of a feed adapter (raises OracleRevert before the first round)."""
+def _adapter_round(adapter: Contract, what: str, *args: int) -> RoundData:
     try:
-        return RoundData(*adapter.functions.latestRoundData().call())
+        return RoundData(*getattr(adapter.functions, what)(*args).call())
     except ContractLogicError as exc:
         decoded = decode_custom_error(_revert_data(exc) or "")
-        name, args = decoded or ("UnknownRevert", (str(exc),))
-        raise OracleRevert("latestRoundData", adapter.address, name, args) from exc
+        name, found = decoded or ("UnknownRevert", (str(exc),))
+        raise OracleRevert(what, adapter.address, name, found) from exc
+
+
+def latest_round_data(adapter: Contract) -> RoundData:
+    """`latestRoundData()` of a feed adapter (raises OracleRevert before the first round)."""
+    return _adapter_round(adapter, "latestRoundData")
+
+
+def get_round_data(adapter: Contract, round_id: int) -> RoundData:
+    """`getRoundData(round_id)` of a feed adapter: the feed's round 1, 2, 3, ... (raises
+    OracleRevert: NoDataPresent for an id never issued, RoundNotRetained once it left the
+    oracle's history)."""
+    return _adapter_round(adapter, "getRoundData", round_id)
 
 
 def block_timestamp(w3: Web3) -> int:

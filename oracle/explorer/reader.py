@@ -49,7 +49,7 @@ class OutputView:
     name: str
     adapter: str | None
     answer: str | None  # consumer units, exact (answer / 10**decimals)
-    answer_raw: int | None  # what latestRoundData returns
+    answer_raw: int | None  # what the raw adapter's latestRoundData returns
     min_answer: str
     max_answer: str
     max_delta: str
@@ -128,6 +128,7 @@ class FeedView:
     # explorer's --heartbeat
     model_hash: str | None = None  # the model that produced the latest round (its report's)
     signers: list[str] = field(default_factory=list)  # who signed the latest round's report
+    feed_round: int = 0  # the feed's own round number (1, 2, ...): the adapters' roundId
 
 
 @dataclass
@@ -645,12 +646,12 @@ class ExplorerReader:
             observed = int(state["observedAt"]) if round_id else 0
             heartbeat = self.heartbeat or int(config["maxAge"])
             age = now - observed if round_id else None
+            # The latest round's answers in feed units (the raw adapters' latestRoundData).
+            latest = self.view("feedRound", key, 0, **at)["answers"] if round_id else None
             views = []
             for j in range(outputs):
                 limits = self.view("limits", key, j, **at)
-                answer_raw = None
-                if round_id:
-                    answer_raw = int(self.view("latestRoundData", key, j, **at)["answer"])
+                answer_raw = None if latest is None else int(latest[j])
                 adapter = adapters.get((fid, j))
                 raw = None if answer_raw is None else answer_raw / 10**decimals
                 daily = None if raw is None or kinds[j] != LOG_VOL else human_value(LOG_VOL, raw)
@@ -690,6 +691,7 @@ class ExplorerReader:
                 window=int(config["window"]),
                 heartbeat=heartbeat,
                 round_id=round_id,
+                feed_round=int(state["rounds"]),
                 report_id=round_id >> 8,
                 slot=round_id & 0xFF,
                 observed_at=observed,

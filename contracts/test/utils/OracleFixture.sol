@@ -49,8 +49,8 @@ abstract contract OracleFixture is Test {
             attesterAddrs.push(a);
         }
         oracle.setAttesters(attesterAddrs, THRESHOLD);
-        volA = new RiskFeedAdapter(oracle, FEED_A, 0, "ETH 1-day volatility (percent)");
-        varB = new RiskFeedAdapter(oracle, FEED_B, 1, "BTC 1-day 99% VaR");
+        volA = new RiskFeedAdapter(oracle, FEED_A, 0, 0, "ETH daily log volatility (ln %)");
+        varB = new RiskFeedAdapter(oracle, FEED_B, 1, 0, "BTC 1-day 99% VaR (%)");
     }
 
     /// @dev The fixture oracle's governance delay (0: every admin change acts at once).

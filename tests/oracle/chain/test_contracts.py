@@ -5,6 +5,7 @@ tests/oracle/test_attacks.py.)"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,7 +22,7 @@ from models.evaluation import traffic_light
 from models.placeholder import make_placeholder_model, sample_features
 from oracle.attest.report import digest, sign_report
 from oracle.chain.anvil import ANVIL_DEV_KEY, AnvilNode
-from oracle.chain.client import EIP170_LIMIT, connect
+from oracle.chain.client import EIP170_LIMIT, connect, deploy
 from oracle.chain.contracts import (
     EMPTY_SLOT,
     ZONES,
@@ -36,11 +37,13 @@ from oracle.chain.contracts import (
     calldata,
     cancel_change,
     change_status,
+    compile_oracle_contracts,
     configure_feed_call,
     decode_history,
     deploy_oracle,
     execute_change,
     feed_id,
+    get_round_data,
     latest_round_data,
     queue_change,
     register_model,
@@ -156,15 +159,29 @@ def test_attested_real_proof_is_published_through_the_chainlink_interface(world:
     now = block_timestamp(world.w3)
     publish(stack, proof, [now - 30, now - 90])  # each feed has its own observation time
 
+    accepted = stack.oracle.functions.reportOf(1).call()[0]
     for slot, name in enumerate(FEEDS):
         for output, key in enumerate(("vol", "var99")):
             data = latest_round_data(stack.adapters[f"{name}/{key}"])
-            assert data.round_id == data.answered_in_round == (1 << 8) | slot
+            assert data.round_id == data.answered_in_round == 1  # the feed's first round
             assert data.answer == expected(world, proof, slot, output)
-            assert data.started_at == data.updated_at == (now - 30 if slot == 0 else now - 90)
+            assert data.started_at == (now - 30 if slot == 0 else now - 90)  # the observation
+            assert data.updated_at == accepted  # the block that accepted it
+        # The log volatility in percent: daily = exp(log vol), annualised = daily x sqrt(252).
+        log_vol = expected(world, proof, slot, 0) / 10**8
+        daily = latest_round_data(stack.adapters[f"{name}/vol:daily_pct"])
+        annual = latest_round_data(stack.adapters[f"{name}/vol:annual_pct"])
+        assert daily.answer > 0 and annual.answer > 0
+        assert daily.answer / 10**8 == pytest.approx(math.exp(log_vol), rel=1e-7)
+        assert annual.answer / 10**8 == pytest.approx(math.exp(log_vol) * math.sqrt(252), rel=1e-7)
+        assert (daily.round_id, daily.updated_at) == (1, accepted)
     adapter = stack.adapters["ETH/var99"]
     assert adapter.functions.decimals().call() == 8
     assert adapter.functions.description().call() == "ETH var99"
+    describe = {k: stack.adapters[f"ETH/vol:{k}"].functions.description().call() for k in
+                ("daily_pct", "annual_pct")}  # fmt: skip
+    assert describe == {"daily_pct": "ETH daily volatility (%)",
+                        "annual_pct": "ETH annualised volatility (%)"}  # fmt: skip
     # The input commitment is stored with the round, for audits by the data holders.
     assert (
         stack.oracle.functions.inputCommitmentOf(feed_id("ETH"), 1 << 8).call()
@@ -383,9 +400,21 @@ def test_a_left_out_feed_keeps_its_round_while_the_others_publish(world: World) 
     now = block_timestamp(world.w3)
     publish(stack, p0, [now - 60, now - 60])
     publish(stack, p1, [now - 30, 0], feeds=("ETH", None))
-    assert latest_round_data(stack.adapters["ETH/vol"]).round_id == 2 << 8
+    assert latest_round_data(stack.adapters["ETH/vol"]).round_id == 2
     btc = latest_round_data(stack.adapters["BTC/vol"])
-    assert (btc.round_id, btc.answer) == ((1 << 8) | 1, expected(world, p0, 1, 0))
+    assert (btc.round_id, btc.answer) == (1, expected(world, p0, 1, 0))  # BTC's rounds: 1
+    # A Chainlink-style consumer with the recommended checks (positive answer, 26 h heartbeat
+    # on updatedAt, 4-day data age on startedAt) reads ETH's daily vol in percent and averages
+    # its two rounds by walking back with getRoundData(roundId - 1).
+    daily = stack.adapters["ETH/vol:daily_pct"]
+    consumer = deploy(world.w3, compile_oracle_contracts()["ChainlinkConsumer"], daily.address,
+                      26 * 3600, 4 * 86400).contract  # fmt: skip
+    round_id, answer, _updated = consumer.functions.latest().call()
+    assert (round_id, answer) == (2, latest_round_data(daily).answer) and answer > 0
+    first = get_round_data(daily, round_id - 1).answer
+    assert min(first, answer) <= consumer.functions.twap(2).call() <= max(first, answer)
+    err = assert_reverts("NoDataPresent", get_round_data, daily, 3)
+    assert err.args_[1] == 3
 
 
 def test_guardrails_bounds_change_and_window(world: World) -> None:

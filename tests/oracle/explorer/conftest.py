@@ -117,7 +117,7 @@ def _breach_and_gap_day(stack: OracleStack, data: Path) -> None:
     """ETH-USD's next bar loses 1 point more than its last published VaR (output 1); BTC-USD
     gets two bars, so its next round does not follow its last observation."""
     fid = feed_id(BREACH_FEED)
-    var_answer = stack.oracle.functions.latestRoundData(fid, 1).call()[1]
+    var_answer = stack.oracle.functions.feedRound(fid, 0).call()[4][1]  # latest round, output 1
     decimals = stack.oracle.functions.feeds(fid).call()[4]
     next_day(data / f"{BREACH_FEED}.csv", -var_answer / 10**decimals - 1)
     for seed in (7, 8):
@@ -297,6 +297,6 @@ def phone(browser: Any) -> Iterator[Any]:
 
 
 def oracle_answer(published: Published, feed: str, output: int) -> int:
-    """The oracle's own `latestRoundData(feedId, output)` answer (raw: what the explorer reads,
-    whatever unit an adapter publishes)."""
-    return int(published.stack.oracle.functions.latestRoundData(feed_id(feed), output).call()[1])
+    """The oracle's own latest answer of `output` (`feedRound(feedId, 0)`, raw: what the explorer
+    reads, whatever unit an adapter publishes)."""
+    return int(published.stack.oracle.functions.feedRound(feed_id(feed), 0).call()[4][output])

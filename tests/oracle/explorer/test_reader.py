@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from oracle.chain.contracts import RoundData, feed_id
+from oracle.chain.contracts import feed_id
 from oracle.errors import ChainError
 from oracle.explorer.reader import ExplorerReader, units
 from tests.oracle.explorer.conftest import FEEDS, ROUNDS, Published
@@ -26,14 +26,18 @@ def test_snapshot_matches_the_chain_and_the_journal(published: Published) -> Non
         for output in feed.outputs:
             adapter = stack.adapters[f"{feed.name}/out{output.index}"]
             assert output.adapter == adapter.address  # from the registry (adapterOf)
-            # the oracle's own round (raw units; an adapter may publish other units)
-            consumer = RoundData(
-                *stack.oracle.functions.latestRoundData(feed_id(feed.name), output.index).call()
-            )
-            assert output.answer_raw == consumer.answer
-            assert output.answer == units(consumer.answer, feed.decimals)
-            assert feed.observed_at == consumer.updated_at
-            assert feed.history[-1].answers[output.index] == consumer.answer / 10**feed.decimals
+            # the oracle's own latest round (raw units; an adapter may publish other units)
+            number, round_id, observed_at, accepted_at, answers = stack.oracle.functions.feedRound(
+                feed_id(feed.name), 0
+            ).call()
+            assert feed.feed_round == number and feed.round_id == round_id
+            assert output.answer_raw == answers[output.index]
+            assert output.answer == units(answers[output.index], feed.decimals)
+            assert feed.observed_at == observed_at  # the bar's close
+            assert feed.accepted_at == accepted_at  # the block that accepted it
+            assert number == ROUNDS  # every report had every feed
+            answer = answers[output.index]
+            assert feed.history[-1].answers[output.index] == answer / 10**feed.decimals
 
     by_tx = {r.tx_hash: r for r in snap.reports}
     assert len(snap.reports) == ROUNDS == len(published.confirmed)

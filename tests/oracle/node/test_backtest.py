@@ -45,7 +45,7 @@ def test_breach_days_turn_the_zone_yellow_then_red(deployment: Deployment) -> No
     # beyond it (a breach) or 1 point inside it (none).
     zones = []
     for breach in (False, True, True, True):
-        _, var_answer, *_ = oracle.functions.latestRoundData(feed_id(feed), 1).call()
+        var_answer = oracle.functions.feedRound(feed_id(feed), 0).call()[4][1]  # latest, output 1
         decimals = oracle.functions.feeds(feed_id(feed)).call()[4]
         var_pct = var_answer / 10**decimals
         next_day(path, -var_pct - 1 if breach else -var_pct + 1)
