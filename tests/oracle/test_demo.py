@@ -49,6 +49,8 @@ def _demo_cli(workdir: Path, results: Path) -> str:
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=3600,
     )  # fmt: skip
     output = run.stdout + run.stderr
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "demo-output.txt").write_text(output)  # kept with the run's other artifacts
     assert run.returncode == 0, output
     return output
 
@@ -182,8 +184,9 @@ def _summary_says_what_it_did(report: DemoReport, output: str, md: Path) -> None
         assert f"chain id {report.chain_id}" in where and report.chain_id == 31337
     names = set(report.contracts)
     assert {"RiskOracle", "verifier", "MarginEngine"} <= names
-    for f in report.feeds:
-        assert {f"adapter {f.feed}/log_vol_pct", f"adapter {f.feed}/var99_pct"} <= names
+    for f in report.feeds:  # one adapter per output (vol and VaR) of every feed
+        assert f"adapter {f.feed}/var99_pct" in names
+        assert sum(name.startswith(f"adapter {f.feed}/") for name in names) == 2
     assert len(set(report.contracts.values())) == len(report.contracts)
     for address in report.contracts.values():
         assert re.fullmatch(r"0x[0-9a-fA-F]{40}", address)
@@ -259,3 +262,53 @@ def test_the_start_timeout_comes_from_the_environment_or_scales(
     cores = os.cpu_count() or 1
     assert start_timeout(START_TIMEOUT_ENV, 10.0, concurrent=4 * cores) >= 40.0
     assert start_timeout(START_TIMEOUT_ENV, 10.0) >= 10.0
+
+
+def test_demo_logging_prints_flower_once_and_only_warnings_unless_verbose() -> None:
+    import io
+    import logging
+
+    import flwr.common.logger  # Flower's own console handler
+
+    from oracle.demo import demo_logging
+
+    root, flwr, node = (logging.getLogger(n) for n in ("", "flwr", "oracle.node"))
+    printed = io.StringIO()
+    handler, level = logging.StreamHandler(printed), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    # Flower's handler prints to the stderr of its import time; here into the same buffer
+    streams = {
+        h: h.setStream(printed) for h in flwr.handlers if isinstance(h, logging.StreamHandler)
+    }
+    assert streams
+
+    def emit() -> str:
+        flwr.warning("DEPRECATED FEATURE: The `run_simulation` function is deprecated and ...")
+        flwr.info("configure_train: Sampled 5 nodes (out of 5)")
+        flwr.warning("a Flower warning")
+        node.info("a node line")
+        node.warning("a node warning")
+        text = printed.getvalue()
+        printed.seek(0)
+        printed.truncate()
+        return text
+
+    try:
+        with demo_logging(verbose=False):
+            quiet = emit()
+        with demo_logging(verbose=True):
+            verbose = emit()
+        assert flwr.propagate  # restored
+        restored = emit()
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        for h, stream in streams.items():
+            h.setStream(stream)
+    assert quiet.count("a Flower warning") == 1 and quiet.count("a node warning") == 1
+    for line in ("run_simulation", "configure_train", "a node line"):
+        assert line not in quiet
+    assert verbose.count("configure_train") == 1 and verbose.count("a node line") == 1
+    assert "run_simulation" not in verbose
+    assert restored.count("configure_train") == 2  # outside the demo: Flower's and the root's
