@@ -920,7 +920,7 @@ def summary_tables(report: DemoReport) -> list[SummaryTable]:
         ],
     )
     vol = SummaryTable(
-        f"Volatility, out of sample (last {TEST_FRACTION:.0%}): QLIKE, lower is better",
+        f"QLIKE on the held-out {TEST_FRACTION:.0%} (lower wins)",
         ["feed", "model", "EWMA", "GARCH(1,1)", "HAR-RV"],
         [
             [f.feed, f"{f.qlike_model:.3f}"]
