@@ -906,8 +906,9 @@ def summary_tables(report: DemoReport) -> list[SummaryTable]:
     """The demo's results in human units with pass/fail marks; the CLI prints them, demo.md
     holds them too."""
     values = SummaryTable(
-        f"Published on {report.last_day} (proved; the last of {report.days_published} days)",
-        ["feed", "daily vol %", "annualised vol %", "1-day VaR99 %", "on-chain VaR answer"],
+        f"Published on {report.last_day}, the last of {report.days_published} days (proved; "
+        "VaR: 1-day 99%)",
+        ["feed", "daily vol %", "annual vol %", "VaR %", "on-chain VaR answer"],
         [
             [
                 f.feed,
@@ -932,8 +933,8 @@ def summary_tables(report: DemoReport) -> list[SummaryTable]:
         ],
     )
     var = SummaryTable(
-        f"99% VaR (target: {VAR_TARGET:.0%} of days breached)",
-        ["feed", "breaches", "Kupiec p", "Christoffersen p", "zone", "on chain"],
+        f"99% VaR: target {VAR_TARGET:.0%} of days breached; on chain: breaches/days scored",
+        ["feed", "breaches", "Kupiec p", "Christoff. p", "zone", "on chain"],
         [
             [
                 f.feed,
@@ -941,7 +942,7 @@ def summary_tables(report: DemoReport) -> list[SummaryTable]:
                 f"{f.var_kupiec_p:.3f} {mark(f.var_kupiec_p >= P_PASS)}",
                 f"{f.var_christoffersen_p:.3f} {mark(f.var_christoffersen_p >= P_PASS)}",
                 f"{f.var_zone} {mark(f.var_zone == 'green')}",
-                f"{f.chain_breaches}/{f.chain_scored_days} days, {f.chain_zone} "
+                f"{f.chain_breaches}/{f.chain_scored_days} {f.chain_zone} "
                 f"{mark(f.chain_zone == 'green')}",
             ]
             for f in report.feeds
@@ -957,17 +958,14 @@ def summary_notes(report: DemoReport) -> list[str]:
     total = sum(len(f.checks()) for f in report.feeds)
     failed = [f"{f.feed} {name}" for f in report.feeds for name, ok in f.checks().items() if not ok]
     return [
-        "vol: the model proves ln(daily vol %); daily vol % = exp(that), annualised = daily x "
-        f"sqrt({TRADING_DAYS})",
-        f"on-chain VaR answer: the VaR adapter's latestRoundData().answer, {decimals} decimals "
-        f"(answer / 10^{decimals} = VaR %)",
-        f"✓/✗: QLIKE below the baseline's; Kupiec and Christoffersen p >= {P_PASS:g}; "
-        "Basel zone green",
+        f"vol: proved as ln(daily vol %); daily = exp(that), annual = daily x sqrt({TRADING_DAYS})",
+        f"on-chain: VaR adapter's latestRoundData().answer, {decimals} decimals "
+        f"(/ 10^{decimals} = VaR %)",
+        f"✓/✗: QLIKE below the baseline's; Kupiec, Christoffersen p >= {P_PASS:g}; zone green",
         f"checks: {passed} of {total} pass" + (f"; failing: {', '.join(failed)}" if failed else ""),
         f"MarginEngine on {report.margin_feed}: initial margin {report.margin_bps} bps"
         + (" (fallback: feed stale)" if report.margin_used_fallback else "")
-        + f"; {len(report.attesters)} attesters, threshold {report.threshold}; "
-        f"total {report.total_seconds:.0f} s",
+        + f"; total {report.total_seconds:.0f} s",
     ]
 
 
@@ -975,7 +973,8 @@ def summary_chain(report: DemoReport) -> tuple[str, list[str]]:
     """Where the system ran: the RPC URL and chain id, then one line per contract."""
     width = max((len(name) for name in report.contracts), default=0)
     return (
-        f"chain: {report.rpc_url or '(none)'} (chain id {report.chain_id})",
+        f"chain: {report.rpc_url or '(none)'} (chain id {report.chain_id}); "
+        f"{len(report.attesters)} attesters, threshold {report.threshold}",
         [f"{name:<{width}}  {address}" for name, address in report.contracts.items()],
     )
 

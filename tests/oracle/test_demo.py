@@ -178,7 +178,7 @@ def _summary_says_what_it_did(report: DemoReport, output: str, md: Path) -> None
     results/demo.md."""
     text = md.read_text()
     for where in (output, text):
-        assert "ln(daily vol %)" in where and "annualised" in where
+        assert "ln(daily vol %)" in where and "annual = daily x sqrt(252)" in where
         assert f"{FEED_DECIMALS} decimals" in where
         assert report.rpc_url.startswith("http://127.0.0.1:") and report.rpc_url in where
         assert f"chain id {report.chain_id}" in where and report.chain_id == 31337
