@@ -49,8 +49,9 @@ class AsTrained(torch.nn.Module):
 
 # The TorchScript exporter is deprecated in favour of the torch.export-based one (dynamo=True),
 # which needs onnxscript (not installed) and emits a different graph (decomposed ops, other
-# opsets) than the one EZKL's circuit, its calibration and the tests were built and checked on;
-# until that switch is made and measured, its two deprecation notices are silenced here only.
+# opsets) than the one the registered model hashes, EZKL's circuits and their calibration are
+# defined on and were checked against; until that switch is made and measured, the legacy
+# exporter's two deprecation notices are silenced here, and only here.
 _LEGACY_EXPORTER_NOTICES = (
     "You are using the legacy TorchScript-based ONNX export",
     "The feature will be removed",
