@@ -81,80 +81,76 @@ def demo(
         bool, typer.Option(help="Keep anvil and the explorer up until Ctrl-C.")
     ] = False,
     explorer_port: Annotated[int, typer.Option(help="Port of the explorer (--serve).")] = 8000,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Every component's log lines, not a summary.")
+    ] = False,
 ) -> None:
     """The whole system from nothing: federated training on bundled data, circuit, local chain,
     contracts, model registration, 31 business days of proven batch updates of every feed (on a
     warped chain clock: 30 days of on-chain VaR backtest), a consumer margin, and the explorer's
     pages (results/explorer/index.html)."""
+    from collections.abc import Callable, Iterator
+    from contextlib import contextmanager
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    if verbose:  # as `proofcast --verbose demo`
+        logging.getLogger().setLevel(logging.DEBUG)
+    verbose = verbose or logging.getLogger().level <= logging.DEBUG
+    if not verbose:  # importing Flower sets up alembic's plugins, one INFO line each
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
     from circuits.errors import CircuitError
-    from oracle.demo import DemoSettings, run_demo, write_report
+    from oracle.demo import (
+        DemoSettings,
+        run_demo,
+        summary_chain,
+        summary_notes,
+        summary_tables,
+        write_report,
+    )
 
     key = _deployer_key(rpc_url)
     settings = DemoSettings(
         workdir=workdir, results=results, rpc_url=rpc_url, private_key=key, srs=srs, rounds=rounds,
-        serve_port=explorer_port if serve else None,
+        serve_port=explorer_port if serve else None, verbose=verbose,
     )  # fmt: skip
+    bars = Progress(
+        *Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=console, transient=True,
+    )  # fmt: skip
+
+    @contextmanager
+    def track(description: str, total: int | None) -> Iterator[Callable[[], None]]:
+        task = bars.add_task(description, total=total)
+        try:
+            yield lambda: bars.advance(task)
+        finally:
+            bars.remove_task(task)
+
     try:
-        report = run_demo(settings, progress=console.log)
+        with bars:
+            report = run_demo(settings, progress=console.log, track=track)
     except (OracleError, CircuitError, RuntimeError, ValueError) as exc:
         console.print(f"[red]demo failed:[/] {type(exc).__name__}: {exc}")
         raise typer.Exit(1) from exc
     path = write_report(report, results)
-
-    table = Table(title="Proofcast demo: federated model, proven on chain")
-    for col in (
-        "feed",
-        "log vol %",
-        "VaR99 %",
-        "on-chain",
-        "QLIKE model",
-        "QLIKE EWMA",
-        "VaR hits",
-        "Kupiec p",
-        "Christoffersen p",
-        "zone",
-        "on-chain days",
-        "breaches",
-        "on-chain zone",
-        "gaps",
-    ):
-        table.add_column(col, justify="right")
-    for f in report.feeds:
-        table.add_row(
-            f.feed,
-            f"{f.log_vol_pct:.3f}",
-            f"{f.var99_pct:.3f}",
-            str(f.on_chain_answer),
-            f"{f.qlike_model:.3f}",
-            f"{f.qlike_ewma:.3f}",
-            f"{f.var_breach_rate:.2%}",
-            f"{f.var_kupiec_p:.3f}",
-            f"{f.var_christoffersen_p:.3f}",
-            f.var_zone,
-            str(f.chain_scored_days),
-            str(f.chain_breaches),
-            f.chain_zone,
-            str(f.chain_gaps),
-        )
-    console.print(table)
-    console.print(
-        "VaR hits .. zone: out of sample (each feed's held-out tail); on-chain: "
-        f"RiskOracle.backtest() after {report.days_published} published days "
-        f"({report.first_day} to {report.last_day})"
-    )
-    eps = "off" if report.dp_epsilon is None else f"{report.dp_epsilon:.2f}"
-    console.print(
-        f"DP epsilon {eps} | proof {report.prove_seconds:.1f} s for {report.num_feeds} feeds | "
-        f"{report.submit_gas:,} gas per update, {report.gas_per_feed:,} per feed | "
-        f"MarginEngine margin {report.margin_bps} bps | total {report.total_seconds:.0f} s"
-    )
-    console.print(
-        f"attesters: {len(report.attesters)}, threshold {report.threshold}; "
-        f"signed by {', '.join(report.signers)}"
-    )
-    for line in report.attestation:
-        console.print(f"  {line}")
-    console.print(f"[green]demo complete[/]; report at {path}")
+    for summary in summary_tables(report):
+        table = Table(title=summary.title, title_justify="left")
+        for i, col in enumerate(summary.columns):
+            table.add_column(col, justify="left" if i == 0 else "right")
+        for row in summary.rows:
+            table.add_row(*(cell.replace("✗", "[red]✗[/]") for cell in row))
+        console.print(table)
+    for note in summary_notes(report):
+        console.print(note, highlight=False, markup=False)
+    chain, contracts = summary_chain(report, everything=False)
+    console.print(chain, highlight=False, markup=False)
+    for line in contracts:
+        console.print(f"  {line}", highlight=False, markup=False)
+    console.print(f"  (every adapter, incl. raw log vol and annualised %: {path})", markup=False)
+    console.print(f"[green]demo complete[/]; report at {path}, explorer at "
+                  f"{results / 'explorer' / 'index.html'}")  # fmt: skip
 
 
 @app.command()

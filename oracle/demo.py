@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,7 @@ from oracle.chain.contracts import (
     send,
 )
 from oracle.chain.verifier import deploy_verifier
+from oracle.childlog import start_timeout
 from oracle.explorer.site import demo_explorer
 from oracle.node.config import FeedConfig, NodeConfig
 from oracle.node.journal import Journal, Round
@@ -100,7 +102,13 @@ PUBLISH_AFTER_CLOSE = 600  # the chain's clock moves to this long after each day
 TEST_FRACTION = 0.2  # held-out tail of each feed for the model-vs-baseline summary
 ATTESTERS = 4  # n independent attesters, f = 1 of them may be down or lying
 THRESHOLD = 2  # f + 1 signatures per report
-ATTESTER_STARTUP = 300.0  # seconds the attester processes may take to come up
+# Seconds anvil may take to answer on an idle machine (scaled to the load, or exactly
+# $PROOFCAST_ANVIL_START_TIMEOUT); the attesters' wait is oracle.attest.processes.START_TIMEOUT.
+ANVIL_START_TIMEOUT = 30.0
+ANVIL_START_TIMEOUT_ENV = "PROOFCAST_ANVIL_START_TIMEOUT"
+TRADING_DAYS = 252  # annualised volatility = daily x sqrt(252)
+VAR_TARGET = 0.01  # the 99% VaR's breach rate
+P_PASS = 0.05  # Kupiec and Christoffersen pass if p >= 5%
 SKEW_BPS = 3.0  # attester 4's copy of the data differs by this much (tolerance: 10 bps)
 # Trust changes wait this long once the oracle has a report (production: 2 days); the demo queues
 # one and leaves it pending on the explorer's Health page.
@@ -130,6 +138,7 @@ class DemoSettings:
     feeds: tuple[str, ...] = DEMO_FEEDS
     providers: tuple[str, ...] = DEMO_PROVIDERS
     serve_port: int | None = None  # `--serve`: keep anvil and the explorer up until Ctrl-C
+    verbose: bool = False  # False: only warnings and the demo's own progress lines are logged
 
 
 @dataclass
@@ -173,6 +182,34 @@ class FeedResult:
     ewma_var_breach_rate: float
     garch_var_breach_rate: float
     days: list[PublishedDay] = field(default_factory=list)
+    on_chain_decimals: int = FEED_DECIMALS  # the VaR adapter's decimals()
+
+    @property
+    def daily_vol_pct(self) -> float:
+        """The proved volatility in percent per day (the model outputs its natural log)."""
+        return math.exp(self.log_vol_pct)
+
+    @property
+    def annual_vol_pct(self) -> float:
+        """The daily volatility annualised: x sqrt(252 trading days)."""
+        return self.daily_vol_pct * math.sqrt(TRADING_DAYS)
+
+    @property
+    def on_chain_value(self) -> float:
+        """The VaR adapter's answer in percent (answer / 10**decimals)."""
+        return self.on_chain_answer / 10**self.on_chain_decimals
+
+    def checks(self) -> dict[str, bool]:
+        """Pass/fail of the model against the baselines and the 1% VaR target."""
+        return {
+            "QLIKE < EWMA": self.qlike_model < self.qlike_ewma,
+            "QLIKE < GARCH": self.qlike_model < self.qlike_garch,
+            "QLIKE < HAR-RV": self.qlike_model < self.qlike_har,
+            "Kupiec": self.var_kupiec_p >= P_PASS,
+            "Christoffersen": self.var_christoffersen_p >= P_PASS,
+            "zone": self.var_zone == "green",
+            "on-chain zone": self.chain_zone == "green",
+        }
 
 
 @dataclass
@@ -206,6 +243,94 @@ class DemoReport:
     attestation: list[str] = field(default_factory=list)  # each attester's answer
     step_seconds: dict[str, float] = field(default_factory=dict)
     total_seconds: float = 0.0
+    rpc_url: str = ""
+    chain_id: int = 0
+    contracts: dict[str, str] = field(default_factory=dict)  # name -> address
+
+    @classmethod
+    def from_json(cls, path: Path) -> DemoReport:
+        """A report as `write_report` saved it (results/demo.json)."""
+        data = json.loads(Path(path).read_text())
+        feeds = [
+            FeedResult(**{**f, "days": [PublishedDay(**d) for d in f["days"]]})
+            for f in data.pop("feeds")
+        ]
+        return cls(**data, feeds=feeds)
+
+
+Advance = Callable[[], None]
+# `track(description, total)`: a context in which each call of the yielded function is one step
+# done (total None: a step of unknown length); the CLI shows it as a rich progress bar.
+Track = Callable[[str, int | None], AbstractContextManager[Advance]]
+
+
+def no_track(description: str, total: int | None) -> AbstractContextManager[Advance]:
+    return nullcontext(lambda: None)
+
+
+# Flower's notice that `run_simulation` is deprecated in favour of `flwr run` (a SuperLink and
+# SuperNode processes): the demo and the tests keep the in-process simulation engine on purpose.
+KNOWN_NOTICES = ("The `run_simulation` function is deprecated",)
+ROUND_RECORD = "round %d: %s"  # federated.server_app's line after each round
+
+
+class _DropKnownNotices(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(notice in message for notice in KNOWN_NOTICES)
+
+
+class _WarningsOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+class _RoundCounter(logging.Handler):
+    """Advances a progress bar on each finished federated round."""
+
+    def __init__(self, advance: Advance) -> None:
+        super().__init__(logging.INFO)
+        self.advance = advance
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == ROUND_RECORD:
+            self.advance()
+
+
+@contextmanager
+def demo_logging(verbose: bool) -> Iterator[None]:
+    """Flower's lines once (it prints them through its own handler; propagating them to the
+    root's printed each twice), its known deprecation notice dropped, and unless `verbose` only
+    warnings and errors from any logger."""
+    root, flwr = logging.getLogger(), logging.getLogger("flwr")
+    propagate, known, quiet = flwr.propagate, _DropKnownNotices(), _WarningsOnly()
+    handlers = [] if verbose else [*root.handlers, *flwr.handlers]
+    flwr.propagate = False
+    flwr.addFilter(known)
+    for handler in handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
+        flwr.removeFilter(known)
+        flwr.propagate = propagate
+
+
+@contextmanager
+def counting_rounds(advance: Advance) -> Iterator[None]:
+    """`advance` once per federated round the server app finishes."""
+    server = logging.getLogger("federated.server_app")
+    level, handler = server.level, _RoundCounter(advance)
+    if server.getEffectiveLevel() > logging.INFO:
+        server.setLevel(logging.INFO)
+    server.addHandler(handler)
+    try:
+        yield
+    finally:
+        server.removeHandler(handler)
+        server.setLevel(level)
 
 
 class DemoError(RuntimeError):
@@ -214,7 +339,6 @@ class DemoError(RuntimeError):
 
 @contextmanager
 def _timed(report_times: dict[str, float], name: str, progress: Callable[[str], None]) -> Iterator:
-    progress(f"{name}…")
     start = time.perf_counter()
     yield
     report_times[name] = time.perf_counter() - start
@@ -227,6 +351,7 @@ def train_federated(settings: DemoSettings) -> tuple[OracleModel, Any]:
     simulate(
         out,
         num_nodes=len(settings.providers),
+        log_to_driver=settings.verbose,
         **{
             "num-server-rounds": settings.rounds,
             "providers": ",".join(settings.providers),
@@ -400,7 +525,9 @@ def demo_chain(settings: DemoSettings, replay: Replay) -> Iterator[str]:
             )
         yield settings.rpc_url
         return
-    with AnvilNode(log_path=settings.workdir / "anvil.log", timestamp=genesis) as anvil:
+    timeout = start_timeout(ANVIL_START_TIMEOUT_ENV, ANVIL_START_TIMEOUT)
+    anvil_log = settings.workdir / "anvil.log"
+    with AnvilNode(log_path=anvil_log, timestamp=genesis, startup_timeout=timeout) as anvil:
         yield anvil.rpc_url
 
 
@@ -413,9 +540,10 @@ def demo_feed_specs(settings: DemoSettings) -> list[FeedSpec]:
 def deploy_demo_stack(
     w3: Any, settings: DemoSettings, artifacts: CircuitArtifacts, build: Any, manifest: Any,
     model: OracleModel, attesters: list[AttesterSpec],
-) -> OracleStack:  # fmt: skip
+) -> tuple[OracleStack, str]:  # fmt: skip
     """Verifier, RiskOracle, adapters and MarginEngine (on the first feed's VaR); the federated
-    model registered with its round, DP epsilon and metrics hash."""
+    model registered with its round, DP epsilon and metrics hash. Returns the stack and the
+    verifier's address."""
     verifier = deploy_verifier(w3, artifacts)
     specs = demo_feed_specs(settings)
     margin = margin_params(specs[0])  # on the first feed's VaR
@@ -430,7 +558,17 @@ def deploy_demo_stack(
         governance_delay=GOVERNANCE_DELAY,
     )
     register_model(stack, model_spec(manifest))  # checked against `model` by demo_circuit
-    return stack
+    return stack, verifier.address
+
+
+def contract_addresses(stack: OracleStack, verifier: str) -> dict[str, str]:
+    """What a consumer points at: the oracle, its verifier, each feed output's adapter and
+    the MarginEngine."""
+    out = {"RiskOracle": stack.oracle.address, "verifier": verifier}
+    out.update({f"adapter {key}": c.address for key, c in stack.adapters.items()})
+    if stack.margin_engine is not None:
+        out["MarginEngine"] = stack.margin_engine.address
+    return out
 
 
 def attester_configs(
@@ -480,7 +618,7 @@ def warp_chain(w3: Any, to: int) -> None:
 
 
 def publish_history(
-    node: Node, replay: Replay, w3: Any, progress: Callable[[str], None]
+    node: Node, replay: Replay, w3: Any, advance: Advance = lambda: None
 ) -> list[Round]:
     """One node round per replayed day: the day's bar joins the node's and attesters' data, the
     chain's clock moves to just after that close (never past the wall clock, which the
@@ -498,8 +636,7 @@ def publish_history(
                 f"day {replay.dates[day]}: the node did not publish: {state} {error or ''}"
             )
         rounds.append(tick.round)
-        if day % 10 == 9 or day == replay.days - 1:
-            progress(f"published {day + 1} of {replay.days} days (to {replay.dates[day]})")
+        advance()
     node.journal.close()
     return rounds
 
@@ -541,13 +678,15 @@ def chain_results(
     days = published_days(stack, rounds, feeds, layout)
     out = {}
     for name in feeds:
-        answer = latest_round_data(stack.adapters[f"{name}/{OUTPUT_NAMES[VAR_OUTPUT]}"])
+        adapter = stack.adapters[f"{name}/{OUTPUT_NAMES[VAR_OUTPUT]}"]
+        answer = latest_round_data(adapter)
         ledger = read_backtest(stack.oracle, feed_id(name))
         out[name] = {
             "log_vol_pct": days[name][-1].log_vol_pct,
             "var99_pct": days[name][-1].var99_pct,
             "on_chain_answer": answer.answer,
             "on_chain_round": answer.round_id,
+            "on_chain_decimals": int(adapter.functions.decimals().call()),
             "chain_scored_days": ledger.scored_days,
             "chain_breaches": ledger.breaches,
             "chain_zone": ledger.zone,
@@ -581,14 +720,29 @@ def queue_governed_change(stack: OracleStack, progress: Callable[[str], None]) -
         raise DemoError("a governed change took effect before its delay")
 
 
-def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info) -> DemoReport:
-    """Run every step; raises on the first failure (nothing is published on a failed step)."""
+def run_demo(
+    settings: DemoSettings, progress: Callable[[str], None] = log.info, track: Track = no_track
+) -> DemoReport:
+    """Run every step; raises on the first failure (nothing is published on a failed step).
+    `progress` gets one line per finished step, `track` shows the long ones as they go."""
+    with demo_logging(settings.verbose):
+        return _run_demo(settings, progress, track)
+
+
+def _run_demo(settings: DemoSettings, progress: Callable[[str], None], track: Track) -> DemoReport:
     started = time.perf_counter()
     times: dict[str, float] = {}
     settings.workdir.mkdir(parents=True, exist_ok=True)
-    with _timed(times, "federated training", progress):
+    with (
+        _timed(times, "federated training", progress),
+        track(f"federated training ({len(settings.providers)} providers)", settings.rounds) as done,
+        counting_rounds(done),
+    ):
         model, manifest = train_federated(settings)
-    with _timed(times, "circuit (export, calibrate, setup)", progress):
+    with (
+        _timed(times, "circuit (export, calibrate, setup)", progress),
+        track("circuit: ONNX export, calibration, keys", None),
+    ):
         artifacts, build = demo_circuit(settings, model, manifest)
     attesters = [
         AttesterSpec(settings.workdir / "attesters" / str(i + 1),
@@ -598,19 +752,30 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
     replay = replay_market(settings, attesters)
     with demo_chain(settings, replay) as url, _timed(times, "chain + node", progress):
         w3 = connect(url, settings.private_key)
-        stack = deploy_demo_stack(w3, settings, artifacts, build, manifest, model, attesters)
-        password = "demo-" + keccak(text=str(time.time_ns())).hex()[:16]
-        configs = attester_configs(w3, url, stack, build, attesters, password)
+        with track("deploying contracts", None):
+            stack, verifier = deploy_demo_stack(
+                w3, settings, artifacts, build, manifest, model, attesters
+            )
+            password = "demo-" + keccak(text=str(time.time_ns())).hex()[:16]
+            configs = attester_configs(w3, url, stack, build, attesters, password)
         attester_dir = settings.workdir / "attesters"
         # Four Python processes importing torch and decrypting a scrypt keystore at once: on a
-        # busy two-core machine that can take minutes.
-        with AttesterProcesses(configs, password, attester_dir, ATTESTER_STARTUP) as running:
+        # busy two-core machine that can take minutes (the wait scales with the load, or
+        # $PROOFCAST_ATTESTER_START_TIMEOUT).
+        with track(f"starting {ATTESTERS} attesters (logs in {attester_dir})", None):
+            running = AttesterProcesses(configs, password, attester_dir).__enter__()
+        try:
             node = demo_node(settings, url, w3.eth.chain_id, stack, artifacts, replay,
                              running.urls)  # fmt: skip
-            rounds = publish_history(node, replay, w3, progress)
+            with track(f"proving and publishing {replay.days} days", replay.days) as done:
+                rounds = publish_history(node, replay, w3, done)
+        finally:
+            running.stop()
+        progress(f"published {replay.days} days ({replay.dates[0]} to {replay.dates[-1]})")
         chain = chain_results(stack, rounds, settings.feeds, build.layout)
         margin = set_margin(w3, stack)
         queue_governed_change(stack, progress)
+        chain_id = int(w3.eth.chain_id)
         demo_explorer(
             url,
             stack.oracle.address,
@@ -629,6 +794,8 @@ def run_demo(settings: DemoSettings, progress: Callable[[str], None] = log.info)
     report.attesters = [f"{u} ({a.address})" for u, a in zip(running.urls, attesters, strict=True)]
     report.step_seconds = times
     report.total_seconds = time.perf_counter() - started
+    report.rpc_url, report.chain_id = url, chain_id
+    report.contracts = contract_addresses(stack, verifier)
     return report
 
 
@@ -667,12 +834,126 @@ def summarize(
     )
 
 
+def mark(ok: bool) -> str:
+    return "✓" if ok else "✗"
+
+
+@dataclass(frozen=True)
+class SummaryTable:
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+
+
+def summary_tables(report: DemoReport) -> list[SummaryTable]:
+    """The demo's results in human units with pass/fail marks; the CLI prints them, demo.md
+    holds them too."""
+    values = SummaryTable(
+        f"Published on {report.last_day}, the last of {report.days_published} days (proved; "
+        "VaR: 1-day 99%)",
+        ["feed", "daily vol %", "annual vol %", "VaR %", "on-chain VaR answer"],
+        [
+            [
+                f.feed,
+                f"{f.daily_vol_pct:.3f}",
+                f"{f.annual_vol_pct:.1f}",
+                f"{f.var99_pct:.3f}",
+                f"{f.on_chain_answer} = {f.on_chain_value:.{f.on_chain_decimals}f} %",
+            ]
+            for f in report.feeds
+        ],
+    )
+    vol = SummaryTable(
+        f"QLIKE on the held-out {TEST_FRACTION:.0%} (lower wins)",
+        ["feed", "model", "EWMA", "GARCH(1,1)", "HAR-RV"],
+        [
+            [f.feed, f"{f.qlike_model:.3f}"]
+            + [
+                f"{q:.3f} {mark(f.qlike_model < q)}"
+                for q in (f.qlike_ewma, f.qlike_garch, f.qlike_har)
+            ]
+            for f in report.feeds
+        ],
+    )
+    var = SummaryTable(
+        f"99% VaR: target {VAR_TARGET:.0%} of days breached; on chain: breaches/days scored",
+        ["feed", "breaches", "Kupiec p", "Christoff. p", "zone", "on chain"],
+        [
+            [
+                f.feed,
+                f"{f.var_breach_rate:.2%}",
+                f"{f.var_kupiec_p:.3f} {mark(f.var_kupiec_p >= P_PASS)}",
+                f"{f.var_christoffersen_p:.3f} {mark(f.var_christoffersen_p >= P_PASS)}",
+                f"{f.var_zone} {mark(f.var_zone == 'green')}",
+                f"{f.chain_breaches}/{f.chain_scored_days} {f.chain_zone} "
+                f"{mark(f.chain_zone == 'green')}",
+            ]
+            for f in report.feeds
+        ],
+    )
+    return [values, vol, var]
+
+
+def summary_notes(report: DemoReport) -> list[str]:
+    """What the numbers mean and the checks' tally."""
+    decimals = "/".join(map(str, sorted({f.on_chain_decimals for f in report.feeds}))) or "?"
+    passed = sum(ok for f in report.feeds for ok in f.checks().values())
+    total = sum(len(f.checks()) for f in report.feeds)
+    failed = [f"{f.feed} {name}" for f in report.feeds for name, ok in f.checks().items() if not ok]
+    return [
+        f"vol: proved as ln(daily vol %); daily = exp(that), annual = daily x sqrt({TRADING_DAYS})",
+        f"on-chain: VaR adapter's latestRoundData().answer, {decimals} decimals "
+        f"(/ 10^{decimals} = VaR %)",
+        f"✓/✗: QLIKE below the baseline's; Kupiec, Christoffersen p >= {P_PASS:g}; zone green",
+        f"checks: {passed} of {total} pass" + (f"; failing: {', '.join(failed)}" if failed else ""),
+        f"MarginEngine on {report.margin_feed}: initial margin {report.margin_bps} bps"
+        + (" (fallback: feed stale)" if report.margin_used_fallback else "")
+        + f"; total {report.total_seconds:.0f} s",
+    ]
+
+
+def consumer_facing(name: str) -> bool:
+    """The contracts a lending protocol points at (the console lists these; results/demo.md
+    lists every adapter, the raw log-vol and annualised ones too)."""
+    return not name.startswith("adapter ") or name.endswith(("/var99_pct", ":daily_pct"))
+
+
+def summary_chain(report: DemoReport, everything: bool = True) -> tuple[str, list[str]]:
+    """Where the system ran: the RPC URL and chain id, then one line per contract (`everything`
+    False: only the consumer-facing ones)."""
+    shown = {k: v for k, v in report.contracts.items() if everything or consumer_facing(k)}
+    width = max((len(name) for name in shown), default=0)
+    return (
+        f"chain: {report.rpc_url or '(none)'} (chain id {report.chain_id}); "
+        f"{len(report.attesters)} attesters, threshold {report.threshold}",
+        [f"{name:<{width}}  {address}" for name, address in shown.items()],
+    )
+
+
+def _markdown(table: SummaryTable) -> list[str]:
+    return [
+        f"**{table.title}**",
+        "",
+        "| " + " | ".join(table.columns) + " |",
+        "|" + "---|" * len(table.columns),
+        *("| " + " | ".join(row) + " |" for row in table.rows),
+        "",
+    ]
+
+
 def write_report(report: DemoReport, results: Path) -> Path:
-    """results/demo.json, results/demo.md and results/demo_var.png."""
+    """results/demo.json, results/demo.md and results/demo_qlike.png."""
     results.mkdir(parents=True, exist_ok=True)
     (results / "demo.json").write_text(json.dumps(asdict(report), indent=2))
-    lines = [
-        "# Proofcast demo",
+    lines = ["# Proofcast demo", ""]
+    for table in summary_tables(report):
+        lines += _markdown(table)
+    lines += [f"- {note}" for note in summary_notes(report)]
+    chain, contracts = summary_chain(report)
+    lines += [f"- {chain}", *(f"  - `{line}`" for line in contracts)]
+    lines += [
+        "",
+        "## Details",
         "",
         f"- providers: {', '.join(report.providers)}; federated round {report.federated_round} "
         f"({report.aggregation}); DP epsilon: "
@@ -686,20 +967,11 @@ def write_report(report: DemoReport, results: Path) -> Path:
         f"{report.gas_per_feed:,} per feed (fresh feed state and history-ring words); "
         f"{report.submit_gas_last:,} for the last (every feed's VaR scored; steady state in "
         "results/contracts.md)",
-        f"- MarginEngine on `{report.margin_feed}`: initial margin {report.margin_bps} bps"
-        + (" (fallback: feed stale)" if report.margin_used_fallback else ""),
         f"- attesters: {len(report.attesters)}, threshold {report.threshold}; this round signed "
         f"by {', '.join(report.signers)}",
         *(f"  - {line}" for line in report.attestation),
         f"- wall time {report.total_seconds:.0f} s: "
         + ", ".join(f"{k} {v:.0f} s" for k, v in report.step_seconds.items()),
-        "",
-        "| feed | proved log vol % | proved VaR99 % | on-chain answer (VaR) |",
-        "|---|---|---|---|",
-        *(
-            f"| {f.feed} | {f.log_vol_pct:.4f} | {f.var99_pct:.4f} | {f.on_chain_answer} |"
-            for f in report.feeds
-        ),
         "",
         f"Out of sample (last {TEST_FRACTION:.0%} of each feed, seen by no provider): QLIKE of "
         "the variance forecast (DM p: Diebold-Mariano, two-sided, vs the model; baselines fitted "

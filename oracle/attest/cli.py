@@ -50,6 +50,7 @@ def attest_serve(
     handler.setFormatter(logging.Formatter("%(asctime)s attester %(levelname)s %(message)s"))
     logger = logging.getLogger("proofcast.attest")
     logger.addHandler(handler)
+    logger.propagate = False  # the root's handler (oracle.cli) printed each line a second time
     logger.setLevel(logging.INFO)
     checker = Checker(
         cfg.policy,

@@ -19,7 +19,14 @@ from pathlib import Path
 import httpx
 
 from oracle.chain.anvil import free_loopback_port
+from oracle.childlog import log_tail, start_timeout
 from oracle.node.keys import PASSWORD_ENV, SigningKey, write_keystore
+
+# Seconds an attester may take to answer /v1/health on an idle machine (a start imports torch
+# and EZKL and decrypts a scrypt keystore); scaled by `oracle.childlog.machine_factor`, or
+# exactly $PROOFCAST_ATTESTER_START_TIMEOUT when set.
+START_TIMEOUT_ENV = "PROOFCAST_ATTESTER_START_TIMEOUT"
+START_TIMEOUT = 180.0
 
 
 @dataclass(frozen=True)
@@ -94,23 +101,32 @@ class AttesterProcesses:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.urls: list[str] = []
 
+    def log_path(self, i: int) -> Path:
+        """Where attester i's stdout and stderr go."""
+        return self.log_dir / f"attester-{i + 1}.log"
+
     def __enter__(self) -> AttesterProcesses:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, PASSWORD_ENV: self.password}
+        # unbuffered: the log holds everything up to the moment a wait gives up
+        env = {**os.environ, PASSWORD_ENV: self.password, "PYTHONUNBUFFERED": "1"}
         env.pop("PROOFCAST_PRIVATE_KEY", None)
         try:
             for i, config in enumerate(self.configs):
                 port = free_loopback_port()
-                log = (self.log_dir / f"attester-{i + 1}.log").open("wb")
-                cmd = [sys.executable, "-m", "oracle.cli", "attest", "serve", "-c", str(config)]
-                self.procs.append(
-                    subprocess.Popen(
-                        [*cmd, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+                cmd = [sys.executable, "-u", "-m", "oracle.cli", "attest", "serve", "-c",
+                       str(config), "--port", str(port)]  # fmt: skip
+                with self.log_path(i).open("wb") as log:
+                    log.write(f"$ {' '.join(cmd)}\n".encode())
+                    log.flush()
+                    self.procs.append(
+                        subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
                     )
-                )
                 self.urls.append(f"http://127.0.0.1:{port}")
+            timeout = self.ready_timeout
+            if timeout is None:
+                timeout = start_timeout(START_TIMEOUT_ENV, START_TIMEOUT, len(self.procs))
             for i, url in enumerate(self.urls):
-                self.wait_ready(i, url, self.ready_timeout)
+                self.wait_ready(i, url, timeout)
         except BaseException:
             self.stop()
             raise
@@ -118,26 +134,28 @@ class AttesterProcesses:
 
     def wait_ready(self, i: int, url: str, timeout: float | None = None) -> None:
         """Wait for attester i's /v1/health; the limit is $PROOFCAST_ATTESTER_START_TIMEOUT
-        seconds (default 180: a start imports torch and EZKL, slow on a busy 2-core machine).
-        A failure names the log file and shows its tail."""
+        seconds, else START_TIMEOUT scaled to the machine's load and the processes starting.
+        A failure names the log file and shows its last lines."""
         if timeout is None:
-            timeout = float(os.environ.get("PROOFCAST_ATTESTER_START_TIMEOUT", "180"))
+            timeout = start_timeout(START_TIMEOUT_ENV, START_TIMEOUT, len(self.procs))
+        path = self.log_path(i)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.procs[i].poll() is not None:
-                log = (self.log_dir / f"attester-{i + 1}.log").read_text(errors="replace")
-                raise RuntimeError(f"attester {i + 1} exited at start:\n{log[-2000:]}")
+            code = self.procs[i].poll()
+            if code is not None:
+                raise RuntimeError(
+                    f"attester {i + 1} exited with code {code} before answering on {url}; "
+                    f"last lines of {path}:\n{log_tail(path)}"
+                )
             try:
                 if httpx.get(f"{url}/v1/health", timeout=1.0).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        path = self.log_dir / f"attester-{i + 1}.log"
-        tail = path.read_text(errors="replace")[-2000:] if path.exists() else "(no log)"
         raise RuntimeError(
-            f"attester {i + 1} not ready at {url} after {timeout:g}s "
-            f"(set PROOFCAST_ATTESTER_START_TIMEOUT to wait longer); log {path}:\n{tail}"
+            f"attester {i + 1} not ready at {url} after {timeout:.0f} s (set "
+            f"{START_TIMEOUT_ENV} to wait longer); last lines of {path}:\n{log_tail(path)}"
         )
 
     def kill(self, i: int) -> None:

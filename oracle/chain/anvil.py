@@ -12,6 +12,7 @@ from types import TracebackType
 from web3 import Web3
 
 from oracle.chain.toolchain import anvil_binary
+from oracle.childlog import log_tail
 from oracle.errors import ChainError
 
 log = logging.getLogger(__name__)
@@ -61,13 +62,15 @@ class AnvilNode:
             *(["--timestamp", str(self.timestamp)] if self.timestamp is not None else []),
         ]  # fmt: skip
         self._proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
+        if not isinstance(log_file, int):
+            log_file.close()  # the child holds its own descriptor
         w3 = Web3(Web3.HTTPProvider(self.rpc_url, request_kwargs={"timeout": 2}))
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise ChainError(
                     f"anvil exited with code {self._proc.returncode} "
-                    f"before answering on {self.rpc_url}"
+                    f"before answering on {self.rpc_url}{self._log_excerpt()}"
                 )
             try:
                 if w3.eth.chain_id == self.chain_id:
@@ -78,7 +81,13 @@ class AnvilNode:
         self.stop()
         raise ChainError(
             f"anvil did not answer on {self.rpc_url} within {self.startup_timeout:.0f}s"
+            f"{self._log_excerpt()}"
         )
+
+    def _log_excerpt(self) -> str:
+        if self.log_path is None:
+            return ""
+        return f"; last lines of {self.log_path}:\n{log_tail(self.log_path)}"
 
     def stop(self) -> None:
         """Stop anvil (SIGTERM, then SIGKILL after 5 s)."""

@@ -1,11 +1,16 @@
-"""The one-command demo, end to end on a small budget (1 federated round, 2 local epochs).
+"""The one-command demo, end to end on a small budget (1 federated round).
 
 Real Flower simulation, real EZKL circuit and proofs, real anvil, real contracts, four attester
 processes (one with a slightly different copy of the data) and the node publishing 31 business
-days, one round a day on a warped chain clock.
+days, one round a day on a warped chain clock; run as `proofcast demo`, whose output is checked
+too (quiet, no duplicated lines, no deprecation notices, a summary with marks and addresses).
 """
 
+import os
 import re
+import subprocess
+import sys
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,25 +20,64 @@ import pytest
 from circuits.layout import InstanceLayout
 from models.data import load_ohlc_csv
 from models.evaluation import var_backtest, var_breaches
+from oracle.attest.processes import START_TIMEOUT_ENV, AttesterProcesses
+from oracle.chain.anvil import free_loopback_port
 from oracle.chain.contracts import to_feed_units
+from oracle.childlog import start_timeout
 from oracle.demo import (
     FEED_DECIMALS,
     PUBLISHED_DAYS,
     VAR_OUTPUT,
     DemoReport,
     DemoSettings,
-    run_demo,
-    write_report,
+    consumer_facing,
 )
 from oracle.explorer.reader import units
+
+ROOT = Path(__file__).resolve().parents[2]
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+LOG_PREFIX = re.compile(r"^(\[[0-9/: ]+\])?\s*(DEBUG|INFO|WARNING|ERROR)?\s*:?\s*")
+BORDER = re.compile(r"^[\s─━│┃┏┓┗┛┡┩┣┫╇╋┳┻└┘┌┐├┤┼┬┴]*$")
+
+
+def _demo_cli(workdir: Path, results: Path) -> str:
+    """`proofcast demo --rounds 1` as a user runs it; its whole output (stdout and stderr)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100"}
+    env.pop("PROOFCAST_PRIVATE_KEY", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "oracle.cli", "demo", "--rounds", "1",
+         "--workdir", str(workdir), "--results", str(results)],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=3600,
+    )  # fmt: skip
+    output = run.stdout + run.stderr
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "demo-output.txt").write_text(output)  # kept with the run's other artifacts
+    assert run.returncode == 0, output
+    return output
+
+
+def _message(line: str) -> str:
+    """A printed line without colours, a log timestamp or level (Flower's own handler and the
+    root's printed the same message with different prefixes)."""
+    return LOG_PREFIX.sub("", ANSI.sub("", line)).strip()
 
 
 @pytest.mark.slow
 def test_demo_publishes_every_feed_and_sets_a_margin(tmp_path: Path) -> None:
-    settings = DemoSettings(
-        workdir=tmp_path / "demo", results=tmp_path / "results", rounds=1, local_epochs=2
-    )
-    report = run_demo(settings)
+    settings = DemoSettings(workdir=tmp_path / "demo", results=tmp_path / "results", rounds=1)
+    output = _demo_cli(settings.workdir, settings.results)
+    report = DemoReport.from_json(settings.results / "demo.json")
+
+    # Quiet: one screen, each line once, no deprecation notices or per-round Flower lines.
+    lines = [line for line in output.splitlines() if line.strip()]
+    print(f"`proofcast demo` printed {len(output.splitlines())} lines")
+    assert len(output.splitlines()) <= 70, output
+    messages = Counter(_message(line) for line in lines if not BORDER.match(line))
+    assert [m for m, n in messages.items() if n > 1 and m] == [], output
+    for noise in ("DeprecationWarning", "FutureWarning", "DEPRECATED", "configure_train",
+                  "round 1:", "ClientAppActor"):  # fmt: skip
+        assert noise not in output, output
+    _summary_says_what_it_did(report, output, settings.results / "demo.md")
 
     assert report.federated_round == 1
     assert report.num_feeds == len(settings.feeds) == len(report.feeds)
@@ -58,7 +102,7 @@ def test_demo_publishes_every_feed_and_sets_a_margin(tmp_path: Path) -> None:
 
     _on_chain_backtest_equals_its_off_chain_twin(report, settings, layout.output_scale)
 
-    md = write_report(report, settings.results)
+    md = settings.results / "demo.md"
     assert report.model_hash in md.read_text()
     assert (settings.results / "demo_qlike.png").stat().st_size > 0
     # The explorer's static snapshot of the demo chain, rendered from the same templates.
@@ -128,3 +172,146 @@ def _on_chain_backtest_equals_its_off_chain_twin(
         breached = [d.breached for d in f.days[1:]]
         assert breached == var_breaches(fixed[1:], var[:-1]).tolist()
         assert not f.days[0].breached
+
+
+def _summary_says_what_it_did(report: DemoReport, output: str, md: Path) -> None:
+    """Human units, marks that follow from the numbers, where the system runs: printed and in
+    results/demo.md."""
+    text = md.read_text()
+    for where in (output, text):
+        assert "ln(daily vol %)" in where and "annual = daily x sqrt(252)" in where
+        assert f"{FEED_DECIMALS} decimals" in where
+        assert report.rpc_url.startswith("http://127.0.0.1:") and report.rpc_url in where
+        assert f"chain id {report.chain_id}" in where and report.chain_id == 31337
+    names = set(report.contracts)
+    assert {"RiskOracle", "verifier", "MarginEngine"} <= names
+    for f in report.feeds:  # VaR; log vol raw, daily % and annualised % of every feed
+        assert f"adapter {f.feed}/var99_pct" in names
+        assert f"adapter {f.feed}/log_vol_pct:daily_pct" in names
+        assert sum(name.startswith(f"adapter {f.feed}/") for name in names) == 4
+    assert len(set(report.contracts.values())) == len(report.contracts)
+    for name, address in report.contracts.items():
+        assert re.fullmatch(r"0x[0-9a-fA-F]{40}", address)
+        assert address in text
+        assert (address in output) == consumer_facing(name)  # the console: what consumers use
+
+    checks = 0
+    for f in report.feeds:
+        assert f.daily_vol_pct == pytest.approx(np.exp(f.log_vol_pct))
+        assert f.annual_vol_pct == pytest.approx(f.daily_vol_pct * np.sqrt(252))
+        assert f.on_chain_value == pytest.approx(f.var99_pct, abs=1e-3)
+        cells = [
+            line.strip("| ").split(" | ")
+            for line in text.splitlines()
+            if line.startswith(f"| {f.feed} |")
+        ]
+        values, vol, var = cells[:3]  # the three summary tables, in order
+        assert values[1:4] == [
+            f"{f.daily_vol_pct:.3f}", f"{f.annual_vol_pct:.1f}", f"{f.var99_pct:.3f}"
+        ]  # fmt: skip
+        assert values[4] == f"{f.on_chain_answer} = {f.on_chain_value:.8f} %"
+        for cell, baseline in zip(vol[2:], (f.qlike_ewma, f.qlike_garch, f.qlike_har),
+                                  strict=True):  # fmt: skip
+            assert cell == f"{baseline:.3f} {'✓' if f.qlike_model < baseline else '✗'}"
+        assert var[2].endswith("✓" if f.var_kupiec_p >= 0.05 else "✗")
+        assert var[3].endswith("✓" if f.var_christoffersen_p >= 0.05 else "✗")
+        assert var[4] == f"{f.var_zone} {'✓' if f.var_zone == 'green' else '✗'}"
+        assert var[5].endswith("✓" if f.chain_zone == "green" else "✗")
+        checks += sum(f.checks().values())
+    tally = f"checks: {checks} of {7 * len(report.feeds)} pass"
+    assert tally in text and tally in output
+
+
+def test_a_readiness_wait_that_gives_up_names_the_log_and_shows_its_tail(tmp_path: Path) -> None:
+    procs = AttesterProcesses([], "unused", tmp_path)
+    log = procs.log_path(0)
+    script = "import time\nfor i in range(30): print(f'line {i}')\ntime.sleep(60)"
+    with log.open("wb") as out:
+        procs.procs.append(
+            subprocess.Popen([sys.executable, "-u", "-c", script], stdout=out, stderr=out)
+        )
+    url = f"http://127.0.0.1:{free_loopback_port()}"  # nothing ever listens there
+    try:
+        with pytest.raises(RuntimeError) as failed:
+            procs.wait_ready(0, url, timeout=3)
+    finally:
+        procs.stop()
+    message = str(failed.value)
+    assert f"attester 1 not ready at {url} after 3 s" in message
+    assert START_TIMEOUT_ENV in message and str(log) in message
+    assert "| line 29" in message and "| line 10" in message  # the last 20 lines
+    assert "| line 9" not in message
+
+
+def test_an_attester_that_exits_at_start_names_its_log_and_why(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-config.toml"
+    with pytest.raises(RuntimeError) as failed, AttesterProcesses([missing], "pw", tmp_path):
+        pass
+    message = str(failed.value)
+    assert "attester 1 exited with code 1" in message
+    assert str(tmp_path / "attester-1.log") in message
+    assert str(missing.name) in message  # the attester's own error, written unbuffered
+
+
+def test_the_start_timeout_comes_from_the_environment_or_scales(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(START_TIMEOUT_ENV, "7.5")
+    assert start_timeout(START_TIMEOUT_ENV, 180.0, concurrent=4) == 7.5
+    monkeypatch.setenv(START_TIMEOUT_ENV, "soon")
+    with pytest.raises(ValueError, match=START_TIMEOUT_ENV):
+        start_timeout(START_TIMEOUT_ENV, 180.0)
+    monkeypatch.delenv(START_TIMEOUT_ENV)
+    cores = os.cpu_count() or 1
+    assert start_timeout(START_TIMEOUT_ENV, 10.0, concurrent=4 * cores) >= 40.0
+    assert start_timeout(START_TIMEOUT_ENV, 10.0) >= 10.0
+
+
+def test_demo_logging_prints_flower_once_and_only_warnings_unless_verbose() -> None:
+    import io
+    import logging
+
+    import flwr.common.logger  # Flower's own console handler
+
+    from oracle.demo import demo_logging
+
+    root, flwr, node = (logging.getLogger(n) for n in ("", "flwr", "oracle.node"))
+    printed = io.StringIO()
+    handler, level = logging.StreamHandler(printed), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    # Flower's handler prints to the stderr of its import time; here into the same buffer
+    streams = {
+        h: h.setStream(printed) for h in flwr.handlers if isinstance(h, logging.StreamHandler)
+    }
+    assert streams
+
+    def emit() -> str:
+        flwr.warning("DEPRECATED FEATURE: The `run_simulation` function is deprecated and ...")
+        flwr.info("configure_train: Sampled 5 nodes (out of 5)")
+        flwr.warning("a Flower warning")
+        node.info("a node line")
+        node.warning("a node warning")
+        text = printed.getvalue()
+        printed.seek(0)
+        printed.truncate()
+        return text
+
+    try:
+        with demo_logging(verbose=False):
+            quiet = emit()
+        with demo_logging(verbose=True):
+            verbose = emit()
+        assert flwr.propagate  # restored
+        restored = emit()
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        for h, stream in streams.items():
+            h.setStream(stream)
+    assert quiet.count("a Flower warning") == 1 and quiet.count("a node warning") == 1
+    for line in ("run_simulation", "configure_train", "a node line"):
+        assert line not in quiet
+    assert verbose.count("configure_train") == 1 and verbose.count("a node line") == 1
+    assert "run_simulation" not in verbose
+    assert restored.count("configure_train") == 2  # outside the demo: Flower's and the root's
