@@ -279,14 +279,17 @@ def node_retry(
 def _print_status(node: Any) -> None:
     now = time.time()
     feeds = Table(title=f"oracle {node.config.oracle_address} on chain {node.chain_id}")
-    for col in ("feed", "report", *node.layout.output_names, "observed at", "staleness"):
+    # Both clocks a consumer checks: since the round was accepted (the adapters' updatedAt,
+    # against the heartbeat) and since the bar closed (their startedAt: the data's own age).
+    for col in ("feed", "report", *node.layout.output_names, "observed at", "data age"):
         feeds.add_column(col)
+    feeds.add_column("since update")
     feeds.add_column("heartbeat")
     for feed in node.config.feeds:
         value = node.publisher.latest(feed.name)
         report = node.publisher.latest_round_id(feed.name) >> 8  # roundId = reportId << 8 | slot
         if value is None:
-            dashes = ["-"] * (len(node.layout.output_names) + 2)
+            dashes = ["-"] * (len(node.layout.output_names) + 3)
             feeds.add_row(feed.name, "-", *dashes, f"{feed.heartbeat_seconds:.0f}s")
             continue
         stale = now - value.updated_at
@@ -296,6 +299,7 @@ def _print_status(node: Any) -> None:
             str(report),
             *(f"{a:.6f}" for a in value.answers),
             time.strftime("%Y-%m-%d %H:%M", time.gmtime(value.observed_at)),
+            f"{(now - value.observed_at) / 3600:.1f}h",
             f"{late}{stale:.0f}s",
             f"{feed.heartbeat_seconds:.0f}s",
         )
