@@ -78,10 +78,10 @@ def governed(published: Published) -> Governed:
     # claimed to be an adapter of the oracle.
     stranger = connect(published.anvil.rpc_url, STRANGER_KEY)
     look_alike = deploy(
-        stranger, compiled[ADAPTER_CONTRACT], oracle.address, feed_id(FEED), 0, "ETH-USD vol"
+        stranger, compiled[ADAPTER_CONTRACT], oracle.address, feed_id(FEED), 0, 0, "ETH-USD vol"
     ).contract.address
     real = deploy(
-        w3, compiled[ADAPTER_CONTRACT], oracle.address, feed_id(FEED), 0, "ETH-USD out0"
+        w3, compiled[ADAPTER_CONTRACT], oracle.address, feed_id(FEED), 0, 0, "ETH-USD out0"
     ).contract.address
     send(w3, set_adapter_call(stack, feed_id(FEED), 0, real), "setAdapter")
     newcomer = Account.create().address
