@@ -220,6 +220,7 @@ class DemoReport:
     federated_round: int
     aggregation: str
     dp_epsilon: float | None
+    record_epsilon: float | None
     dp_delta: float | None
     model_hash: str
     manifest_hashes: dict[str, str]
@@ -811,6 +812,7 @@ def summarize(
         federated_round=manifest.round,
         aggregation=manifest.aggregation,
         dp_epsilon=manifest.dp.get("epsilon"),
+        record_epsilon=manifest.dp.get("record_epsilon"),
         dp_delta=manifest.dp.get("delta"),
         model_hash=manifest.oracle_model_hash,
         manifest_hashes=dict(manifest.model_hashes),
@@ -957,7 +959,9 @@ def write_report(report: DemoReport, results: Path) -> Path:
         "",
         f"- providers: {', '.join(report.providers)}; federated round {report.federated_round} "
         f"({report.aggregation}); DP epsilon: "
-        f"{'off' if report.dp_epsilon is None else f'{report.dp_epsilon:.2f}'}",
+        f"{'off' if report.dp_epsilon is None else f'{report.dp_epsilon:.2f}'} (provider level), "
+        f"{'off' if report.record_epsilon is None else f'{report.record_epsilon:.2f}'} (record "
+        "level; both also in the registry's ModelRegistered)",
         f"- registered model hash (vol + VaR network): `{report.model_hash}`",
         f"- circuit: {report.num_feeds} feeds per proof, logrows {report.logrows}, "
         f"setup {report.setup_seconds:.1f} s; proof {report.prove_seconds:.1f} s (mean per round)",

@@ -42,9 +42,11 @@ contract RiskOracle is EIP712 {
         bool registered;
         bool retired;
         uint32 round; // federated round that produced the weights
-        uint32 dpEpsilonMilli; // differential-privacy epsilon x 1000 (0: no DP)
+        uint32 dpEpsilonMilli; // user-level (one provider's data) DP epsilon x 1000 (0: none)
         uint32 index; // position in `modelHashes` (reports store it instead of the hash)
         uint64 activatesAt; // reports are accepted from this time on
+        uint32 recordEpsilonMilli; // record-level (one row of a provider) DP epsilon x 1000 (0: none)
+        uint8 deltaExponent; // both epsilons hold at delta = 10^-deltaExponent (0: no DP)
         bytes32 metricsHash; // hash of the evaluation metrics document
     }
 
@@ -215,7 +217,13 @@ contract RiskOracle is EIP712 {
     mapping(bytes32 feedId => mapping(uint256 output => address)) public adapterOf;
 
     event ModelRegistered(
-        bytes32 indexed modelHash, uint32 round, uint32 dpEpsilonMilli, bytes32 metricsHash, uint64 activatesAt
+        bytes32 indexed modelHash,
+        uint32 round,
+        uint32 dpEpsilonMilli,
+        uint32 recordEpsilonMilli,
+        uint8 deltaExponent,
+        bytes32 metricsHash,
+        uint64 activatesAt
     );
     event ModelRetired(bytes32 indexed modelHash);
     event FeedConfigured(bytes32 indexed feedId, FeedConfig config, Limits[] limits, string description);
@@ -370,21 +378,36 @@ contract RiskOracle is EIP712 {
     ///         Governed (queued, then delayed, after the first report).
     /// @param modelHash Poseidon hash of the quantised weights (`models.identity.model_hash`).
     /// @param round federated round that produced the weights.
-    /// @param dpEpsilonMilli differential-privacy epsilon x 1000.
+    /// @param dpEpsilonMilli user-level (provider) differential-privacy epsilon x 1000 (0: none).
+    /// @param recordEpsilonMilli record-level (row) DP-SGD epsilon x 1000 (0: none).
+    /// @param deltaExponent both epsilons hold at delta = 10^-deltaExponent (0: no DP).
     /// @param metricsHash hash of the evaluation metrics document.
     /// @param activatesAt reports are accepted from this timestamp on.
     function registerModel(
         bytes32 modelHash,
         uint32 round,
         uint32 dpEpsilonMilli,
+        uint32 recordEpsilonMilli,
+        uint8 deltaExponent,
         bytes32 metricsHash,
         uint64 activatesAt
     ) external governed {
         if (models[modelHash].registered) revert ModelAlreadyRegistered(modelHash);
-        models[modelHash] =
-            Model(true, false, round, dpEpsilonMilli, uint32(modelHashes.length), activatesAt, metricsHash);
+        models[modelHash] = Model(
+            true,
+            false,
+            round,
+            dpEpsilonMilli,
+            uint32(modelHashes.length),
+            activatesAt,
+            recordEpsilonMilli,
+            deltaExponent,
+            metricsHash
+        );
         modelHashes.push(modelHash);
-        emit ModelRegistered(modelHash, round, dpEpsilonMilli, metricsHash, activatesAt);
+        emit ModelRegistered(
+            modelHash, round, dpEpsilonMilli, recordEpsilonMilli, deltaExponent, metricsHash, activatesAt
+        );
     }
 
     /// @notice Retires model `modelHash` for good: its reports are no longer accepted. Takes

@@ -45,7 +45,7 @@ contract RiskOracleGovernanceTest is OracleFixture {
 
     /// @dev One call per governed power, as the admin would send (or queue) it.
     function powerCall(uint256 i) internal view returns (bytes memory) {
-        if (i == 0) return abi.encodeCall(RiskOracle.registerModel, (NEW_MODEL, 8, 0, bytes32(0), 0));
+        if (i == 0) return abi.encodeCall(RiskOracle.registerModel, (NEW_MODEL, 8, 0, 0, 0, bytes32(0), 0));
         if (i == 1) return abi.encodeCall(RiskOracle.configureFeed, (FEED_A, configA(), openLimits(), "open"));
         if (i == 2) return abi.encodeCall(RiskOracle.setAttesters, (one(stranger), 1));
         if (i == 3) return abi.encodeCall(RiskOracle.setTransmitter, (stranger, true));
@@ -236,7 +236,7 @@ contract RiskOracleGovernanceTest is OracleFixture {
         (, uint8 status) = fresh.pendingChange(id);
         assertEq(status, fresh.CHANGE_EXECUTED());
         fresh.configureFeed(FEED_A, configA(), limitsA(), "ETH");
-        fresh.registerModel(MODEL, 7, 0, bytes32(0), 0);
+        fresh.registerModel(MODEL, 7, 0, 0, 0, bytes32(0), 0);
         fresh.setAttesters(attesterAddrs, THRESHOLD);
         fresh.setAdapter(FEED_A, 0, address(volA));
         assertEq(fresh.adapterOf(FEED_A, 0), address(volA));

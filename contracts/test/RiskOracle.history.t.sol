@@ -17,7 +17,7 @@ contract RiskOracleHistoryTest is OracleFixture {
         oracle = new RiskOracle(address(verifier), K, J, SCALE, RING, VAR_OUTPUT, address(this), 0);
         oracle.configureFeed(FEED_A, configA(), limitsA(), "ETH");
         oracle.configureFeed(FEED_B, configB(), limitsB(), "BTC");
-        oracle.registerModel(MODEL, 7, 2500, keccak256("metrics"), 0);
+        oracle.registerModel(MODEL, 7, 2500, 0, 0, keccak256("metrics"), 0);
         oracle.setTransmitter(address(this), true);
         oracle.setAttesters(attesterAddrs, THRESHOLD);
         volA = new RiskFeedAdapter(oracle, FEED_A, 0, 0, "ETH vol");
@@ -171,9 +171,9 @@ contract RiskOracleRingInvariantTest is OracleFixture {
         super.setUp();
         oracle = new RiskOracle(address(verifier), K, J, SCALE, RING, VAR_OUTPUT, address(this), 0);
         oracle.configureFeed(FEED_A, configA(), limitsA(), "ETH");
-        oracle.registerModel(MODEL, 7, 2500, keccak256("metrics"), 0);
+        oracle.registerModel(MODEL, 7, 2500, 0, 0, keccak256("metrics"), 0);
         bytes32 retired = bytes32(uint256(0xbeef));
-        oracle.registerModel(retired, 1, 0, bytes32(0), 0);
+        oracle.registerModel(retired, 1, 0, 0, 0, bytes32(0), 0);
         oracle.retireModel(retired);
         oracle.setPermissionless(true);
         oracle.setAttesters(attesterAddrs, THRESHOLD);

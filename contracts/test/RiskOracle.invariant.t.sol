@@ -150,7 +150,7 @@ contract RiskOracleInvariantTest is OracleFixture {
     function setUp() public override {
         super.setUp();
         bytes32 retired = bytes32(uint256(0xbeef));
-        oracle.registerModel(retired, 1, 0, bytes32(0), 0);
+        oracle.registerModel(retired, 1, 0, 0, 0, bytes32(0), 0);
         oracle.retireModel(retired);
         oracle.setPermissionless(true);
         RiskOracle.FeedConfig memory config = configA();

@@ -376,7 +376,7 @@ contract RiskOracleTest is OracleFixture {
 
     function test_RevertWhen_ModelNotYetActive() public {
         bytes32 later = bytes32(uint256(0x5678));
-        oracle.registerModel(later, 8, 0, bytes32(0), uint64(block.timestamp + 100));
+        oracle.registerModel(later, 8, 0, 0, 0, bytes32(0), uint64(block.timestamp + 100));
         uint256[] memory inst = instancesFor(1, later, ONE, ONE, ONE, ONE);
         RiskOracle.Report memory report = reportOf(feeds(), times(block.timestamp, block.timestamp));
         bytes[] memory sigs = signBy(quorum(), report, 1);
@@ -387,9 +387,24 @@ contract RiskOracleTest is OracleFixture {
         oracle.submit(report, proofOf(inst), inst, signBy(quorum(), report, 1));
     }
 
+    function test_RegistryRecordsUserAndRecordLevelPrivacy() public {
+        bytes32 dp = bytes32(uint256(0xd9));
+        vm.expectEmit(true, true, true, true);
+        emit RiskOracle.ModelRegistered(dp, 100, 0, 7800, 5, keccak256("m"), 0);
+        oracle.registerModel(dp, 100, 0, 7800, 5, keccak256("m"), 0);
+        (bool registered,, uint32 round, uint32 userEps,,, uint32 recordEps, uint8 deltaExp, bytes32 metrics) =
+            oracle.models(dp);
+        assertTrue(registered);
+        assertEq(round, 100);
+        assertEq(userEps, 0); // no user-level DP in this round
+        assertEq(recordEps, 7800); // record-level epsilon 7.8
+        assertEq(deltaExp, 5); // at delta 1e-5
+        assertEq(metrics, keccak256("m"));
+    }
+
     function test_RevertWhen_ModelAlreadyRegistered() public {
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.ModelAlreadyRegistered.selector, MODEL));
-        oracle.registerModel(MODEL, 1, 0, bytes32(0), 0);
+        oracle.registerModel(MODEL, 1, 0, 0, 0, bytes32(0), 0);
     }
 
     function test_RevertWhen_RetiringUnknownModel() public {
@@ -606,7 +621,7 @@ contract RiskOracleTest is OracleFixture {
         address stranger = makeAddr("stranger");
         vm.startPrank(stranger);
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.NotAdmin.selector, stranger));
-        oracle.registerModel(bytes32(uint256(1)), 1, 0, bytes32(0), 0);
+        oracle.registerModel(bytes32(uint256(1)), 1, 0, 0, 0, bytes32(0), 0);
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.NotAdmin.selector, stranger));
         oracle.retireModel(MODEL);
         vm.expectRevert(abi.encodeWithSelector(RiskOracle.NotAdmin.selector, stranger));

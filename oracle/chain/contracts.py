@@ -240,9 +240,11 @@ class ModelSpec:
 
     model_hash: int
     round: int = 0
-    dp_epsilon_milli: int = 0
+    dp_epsilon_milli: int = 0  # user-level (one provider's data), x 1000; 0: none
     metrics_hash: bytes = b"\x00" * 32
     activates_at: int = 0
+    record_epsilon_milli: int = 0  # record-level (one row), x 1000; 0: none
+    delta_exponent: int = 0  # both hold at delta = 10^-delta_exponent; 0: no DP
 
     @property
     def hash_bytes(self) -> bytes:
@@ -518,6 +520,8 @@ def register_model_call(stack: OracleStack, model: ModelSpec) -> Any:
         model.hash_bytes,
         model.round,
         model.dp_epsilon_milli,
+        model.record_epsilon_milli,
+        model.delta_exponent,
         model.metrics_hash,
         model.activates_at,
     )

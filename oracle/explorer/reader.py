@@ -170,7 +170,9 @@ class ManifestLink:
 class ModelView:
     hash: str
     round: int
-    dp_epsilon: float | None
+    dp_epsilon: float | None  # user-level (a provider's whole data)
+    record_epsilon: float | None  # record-level (one row), DP-SGD
+    dp_delta: float | None
     metrics_hash: str
     activates_at: int
     registered_at: int
@@ -783,6 +785,7 @@ class ExplorerReader:
             active = bool(self.view("isActive", key, **at))
             retired = bool(stored["retired"])
             eps_milli = int(args["dpEpsilonMilli"])
+            record_milli, delta_exp = int(args["recordEpsilonMilli"]), int(args["deltaExponent"])
             link = manifests.get(mhash)
             metrics = _hex32(args["metricsHash"])
             if link is not None:
@@ -792,6 +795,8 @@ class ExplorerReader:
                     hash=mhash,
                     round=int(args["round"]),
                     dp_epsilon=eps_milli / 1000 if eps_milli else None,
+                    record_epsilon=record_milli / 1000 if record_milli else None,
+                    dp_delta=10.0**-delta_exp if delta_exp else None,
                     metrics_hash=metrics,
                     activates_at=int(args["activatesAt"]),
                     registered_at=self._block_time(int(e["blockNumber"]), times),

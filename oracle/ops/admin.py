@@ -10,6 +10,7 @@ runs the same command before and after the first report and is told which happen
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,20 +134,24 @@ def load_round_manifest(round_dir: Path) -> RoundManifest:
 
 def model_spec(manifest: RoundManifest, activates_at: int = 0) -> ModelSpec:
     """What `registerModel` records for a federated round: the proved model's hash (the
-    OracleModel over the round's networks), the round, DP epsilon x 1000 and the hash of its
-    metrics document (`federated.manifest.metrics_hash`)."""
+    OracleModel over the round's networks), the round, user- and record-level DP epsilon x 1000
+    with their delta's exponent, and the hash of its metrics document
+    (`federated.manifest.metrics_hash`)."""
     if not manifest.oracle_model_hash:
         raise ManifestError(
             f"round {manifest.round}: the manifest has no oracle_model_hash (a round without "
             "both the volatility and the risk network cannot be registered)"
         )
-    eps = manifest.dp.get("epsilon")
+    eps, record = manifest.dp.get("epsilon"), manifest.dp.get("record_epsilon")
+    delta = manifest.dp.get("delta")
     return ModelSpec(
         int(manifest.oracle_model_hash, 16),
         round=manifest.round,
         dp_epsilon_milli=round(eps * 1000) if eps else 0,
         metrics_hash=metrics_hash(manifest.metrics),
         activates_at=activates_at,
+        record_epsilon_milli=round(record * 1000) if record else 0,
+        delta_exponent=round(-math.log10(delta)) if (eps or record) and delta else 0,
     )
 
 

@@ -313,7 +313,8 @@ def admin_register_model(
             raise ValueError(f"model 0x{spec.hash_bytes.hex()} is already registered")
         console.print(
             f"round {spec.round}: model 0x{spec.hash_bytes.hex()}, metrics hash "
-            f"0x{spec.metrics_hash.hex()}, DP epsilon x1000 {spec.dp_epsilon_milli}"
+            f"0x{spec.metrics_hash.hex()}, DP epsilon x1000 user {spec.dp_epsilon_milli} / record "
+            f"{spec.record_epsilon_milli} at delta 1e-{spec.delta_exponent}"
         )
         fn = register_model_call(stack, spec)
         applied = apply_governed(stack, fn, f"registerModel(round {spec.round})")

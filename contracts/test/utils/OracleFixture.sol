@@ -41,7 +41,7 @@ abstract contract OracleFixture is Test {
         oracle = new RiskOracle(address(verifier), K, J, SCALE, HISTORY, VAR_OUTPUT, address(this), governanceDelay());
         oracle.configureFeed(FEED_A, configA(), limitsA(), "ETH volatility and VaR");
         oracle.configureFeed(FEED_B, configB(), limitsB(), "BTC volatility and VaR");
-        oracle.registerModel(MODEL, 7, 2500, keccak256("metrics"), 0);
+        oracle.registerModel(MODEL, 7, 2500, 7800, 5, keccak256("metrics"), 0);
         oracle.setTransmitter(address(this), true);
         for (uint256 i; i < N_ATTESTERS; ++i) {
             (address a, uint256 key) = makeAddrAndKey(string(abi.encodePacked("attester", vm.toString(i))));

@@ -161,6 +161,8 @@ def published(tmp_path_factory: pytest.TempPathFactory, circuit: Circuit) -> Ite
                 active_hash,
                 round=3,
                 dp_epsilon_milli=2500,
+                record_epsilon_milli=7800,
+                delta_exponent=5,
                 metrics_hash=metrics_hash(manifest.metrics),
             ),
         )

@@ -54,6 +54,7 @@ def test_snapshot_matches_the_chain_and_the_journal(published: Published) -> Non
     models = {m.hash: m for m in snap.models}
     active, retired = models[published.active_model], models[published.retired_model]
     assert (active.status, active.reports, active.dp_epsilon) == ("active", ROUNDS, 2.5)
+    assert (active.record_epsilon, active.dp_delta) == (7.8, 1e-5)  # from ModelRegistered
     assert active.manifest is not None and active.manifest.metrics_hash_matches
     assert active.manifest.aggregation == "trimmed-mean" and len(active.manifest.participants) == 3
     assert (retired.status, retired.reports, retired.manifest) == ("retired", 0, None)
