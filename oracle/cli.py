@@ -149,8 +149,7 @@ def demo(
     for line in contracts:
         console.print(f"  {line}", highlight=False, markup=False)
     console.print(f"  (every adapter, incl. raw log vol and annualised %: {path})", markup=False)
-    console.print(f"[green]demo complete[/]; report at {path}, explorer at "
-                  f"{results / 'explorer' / 'index.html'}")  # fmt: skip
+    console.print(f"[green]demo complete[/]: {path}, {results / 'explorer' / 'index.html'}")
 
 
 @app.command()

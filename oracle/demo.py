@@ -920,10 +920,23 @@ def consumer_facing(name: str) -> bool:
     return not name.startswith("adapter ") or name.endswith(("/var99_pct", ":daily_pct"))
 
 
+def _short(name: str) -> str:
+    """A contract's console label: "sp500 daily vol %" for "adapter sp500/log_vol_pct:daily_pct"."""
+    if not name.startswith("adapter "):
+        return name
+    feed, _, output = name.removeprefix("adapter ").partition("/")
+    kinds = {"var99_pct": "VaR %", "log_vol_pct:daily_pct": "daily vol %"}
+    return f"{feed} {kinds.get(output, output)}"
+
+
 def summary_chain(report: DemoReport, everything: bool = True) -> tuple[str, list[str]]:
     """Where the system ran: the RPC URL and chain id, then one line per contract (`everything`
-    False: only the consumer-facing ones)."""
-    shown = {k: v for k, v in report.contracts.items() if everything or consumer_facing(k)}
+    False: only the consumer-facing ones, with short labels that fit 80 columns)."""
+    shown = {
+        (k if everything else _short(k)): v
+        for k, v in report.contracts.items()
+        if everything or consumer_facing(k)
+    }
     width = max((len(name) for name in shown), default=0)
     return (
         f"chain: {report.rpc_url or '(none)'} (chain id {report.chain_id}); "
