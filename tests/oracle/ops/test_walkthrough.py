@@ -87,7 +87,11 @@ def test_walkthrough_from_an_empty_anvil_to_a_published_round(
             "--out", str(deployment))  # fmt: skip
         record = DeploymentFile.read(deployment)
         assert record.chain_id == ANVIL_CHAIN_ID and record.feeds == list(FEEDS)
-        assert set(record.adapters) == {f"{f}/{o}" for f in FEEDS for o in ("out0", "out1")}
+        # per feed: each output as proved, and the volatility (output 0; output 1 is the
+        # backtested VaR) also in daily and annualised percent
+        raw = {f"{f}/{o}" for f in FEEDS for o in ("out0", "out1")}
+        human = {f"{f}/out0:{kind}" for f in FEEDS for kind in ("daily_pct", "annual_pct")}
+        assert set(record.adapters) == raw | human
         assert record.margin_engine and record.governance_delay == 3600
         on = ("--rpc-url", rpc, "--deployment", str(deployment))
 
