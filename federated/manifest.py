@@ -170,8 +170,13 @@ def load_manifest(output_dir: Path, server_round: int) -> RoundManifest:
     path = round_dir(output_dir, server_round) / "manifest.json"
     if not path.is_file():
         raise ManifestError(f"no manifest for round {server_round}: {path} does not exist")
+    return read_manifest(path)
+
+
+def read_manifest(path: Path) -> RoundManifest:
+    """Parse the manifest file at `path`, raising `ManifestError` naming it when malformed."""
     try:
-        return RoundManifest(**json.loads(path.read_text()))
+        return RoundManifest(**json.loads(Path(path).read_text()))
     except (json.JSONDecodeError, TypeError) as exc:
         raise ManifestError(f"malformed manifest {path}: {exc}") from exc
 

@@ -9,7 +9,6 @@ runs the same command before and after the first report and is told which happen
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from eth_utils import keccak
 from web3 import Web3
 
 from circuits.layout import InstanceLayout
-from federated.manifest import ManifestError, RoundManifest, metrics_hash
+from federated.manifest import ManifestError, RoundManifest, metrics_hash, read_manifest
 from oracle.chain.contracts import (
     CHANGE_STATUS,
     ORACLE_CONTRACT,
@@ -126,10 +125,7 @@ def load_round_manifest(round_dir: Path) -> RoundManifest:
     path = Path(round_dir) / "manifest.json"
     if not path.is_file():
         raise ManifestError(f"{round_dir}: no manifest.json (a federated round-NNN directory?)")
-    try:
-        return RoundManifest(**json.loads(path.read_text()))
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise ManifestError(f"malformed manifest {path}: {exc}") from exc
+    return read_manifest(path)
 
 
 def model_spec(manifest: RoundManifest, activates_at: int = 0) -> ModelSpec:

@@ -343,9 +343,7 @@ def admin_retire_model(
         key = parse_bytes32(model_hash, "model hash")
         stack, _ = _admin(rpc_url, oracle, deployment, keystore)
         receipt = retire_model(stack, int.from_bytes(key, "big"))
-    out.print(
-        f"[green]done[/]: model 0x{key.hex()} retired (tx {receipt['transactionHash'].hex()})"
-    )
+    out.print(f"[green]done[/]: model 0x{key.hex()} retired (tx {_tx(receipt)})")
 
 
 @admin_app.command("execute")
