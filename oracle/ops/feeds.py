@@ -9,6 +9,7 @@ widest the oracle stores) until `proofcast admin configure-feed` sets them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from oracle.chain.contracts import FeedSpec, MarginParams, OutputSpec
 
@@ -58,9 +59,7 @@ def feed_spec(
         default = output_spec(name, output, decimals)
         chosen = given.get(output, default)
         if not chosen.description:
-            chosen = OutputSpec(chosen.name, chosen.min_answer, chosen.max_answer,
-                                chosen.max_delta, chosen.max_window_delta,
-                                default.description)  # fmt: skip
+            chosen = replace(chosen, description=default.description)
         specs.append(chosen)
     return FeedSpec(
         name=name,
