@@ -116,8 +116,11 @@ class FederatedConfig:
             raise ConfigError("server-lr must be >= 0 and evaluate-every >= 1")
         if self.median_norm_bound and self.secagg:
             raise ConfigError("median-norm-bound needs each update in the clear: not with secagg")
-        if self.server_lr > 0 and self.secagg:
-            raise ConfigError("server-lr (FedOpt) is not wired into the SecAgg+ workflow")
+        if self.dp_noise_multiplier > 0 and self.secagg:
+            raise ConfigError(
+                "dp-noise-multiplier (central DP) clips each update in the clear: not with "
+                "secagg; record-dp-noise-multiplier (DP-SGD inside each provider) works with it"
+            )
 
     @property
     def local_optimizer(self) -> str:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import dp_accounting
 from dp_accounting.rdp import RdpAccountant
 
+from federated.config import FederatedConfig
+
 
 @dataclass(frozen=True)
 class PrivacySpent:
@@ -88,3 +90,33 @@ def gaussian_exact_delta(noise_multiplier: float, rounds: int, epsilon: float) -
         return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
     return phi(-epsilon / mu + mu / 2.0) - math.exp(epsilon) * phi(-epsilon / mu - mu / 2.0)
+
+
+def dp_record(cfg: FederatedConfig, rounds: int) -> dict[str, float | None]:
+    """Privacy spent after `rounds`: user-level central DP, and record-level DP-SGD per
+    provider (each of its rows; `local_epochs` DP-SGD steps per round for each network)."""
+    from federated.task import record_dp_releases
+
+    record: dict[str, float | None] = {}
+    if cfg.record_dp is not None:
+        steps = record_dp_releases(rounds, cfg.local_epochs)
+        dp = cfg.record_dp
+        spent = sampled_gaussian_privacy_spent(
+            dp.noise_multiplier, dp.sample_rate, steps, cfg.dp_delta
+        )
+        record = {
+            "record_epsilon": spent.epsilon,
+            "record_noise_multiplier": dp.noise_multiplier,
+            "record_clipping_norm": dp.clipping_norm,
+            "record_sample_rate": dp.sample_rate,
+        }
+    if not cfg.dp_enabled:
+        user = {"epsilon": None, "delta": None, "noise_multiplier": 0.0, "clipping_norm": None}
+        return user | record | ({"delta": cfg.dp_delta} if record else {})
+    spent = gaussian_privacy_spent(cfg.dp_noise_multiplier, rounds, cfg.dp_delta)
+    return {
+        "epsilon": spent.epsilon,
+        "delta": spent.delta,
+        "noise_multiplier": cfg.dp_noise_multiplier,
+        "clipping_norm": cfg.dp_clipping_norm,
+    } | record

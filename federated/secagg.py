@@ -5,6 +5,10 @@ Flower 1.42 ships SecAgg+ (`SecAggPlusWorkflow` + `secaggplus_mod`) for the lega
 quantises its parameters, adds pairwise masks that cancel in the sum and a private mask whose
 seed is Shamir-shared among its neighbours; the server sums the masked vectors and removes the
 masks with the shares, so what reaches `aggregate_fit` is the (example-weighted) mean only.
+
+Under the published configuration (FedSGD + server Adam) that mean is the pooled one-step model,
+and `RecordingFedAvg` applies the same `ServerAdam` step the plain path applies to it: the server
+needs nothing but the unmasked sum for FedOpt.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from torch import nn
 
 from federated.config import FederatedConfig
 from federated.manifest import RoundManifest, failure_reason, save_round, write_run_summary
+from federated.privacy import dp_record
+from federated.strategies import ServerAdam
 from federated.task import get_trainable, set_trainable, trainable_names
 
 log = logging.getLogger(__name__)
@@ -34,10 +40,15 @@ SECAGG_MAX_WEIGHT = 20_000.0
 
 
 class RecordingFedAvg(LegacyFedAvg):
-    """Legacy FedAvg that records, per round, who took part and what parameters it was shown."""
+    """Legacy FedAvg that records, per round, who took part and what parameters it was shown;
+    with a `server_opt` the (unmasked) mean is a pseudo-gradient for server Adam (FedOpt)."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, names: list[str], server_opt: ServerAdam | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.names = names
+        self.server_opt = server_opt
+        initial = kwargs.get("initial_parameters")
+        self.current = parameters_to_ndarrays(initial) if initial is not None else []
         self.participants: dict[int, list[str]] = {}
         self.failures: dict[int, int] = {}
         self.failure_reasons: dict[int, list[str]] = {}
@@ -62,7 +73,17 @@ class RecordingFedAvg(LegacyFedAvg):
         self.seen_parameters[server_round] = [
             parameters_to_ndarrays(res.parameters) for _, res in results
         ]
-        return super().aggregate_fit(server_round, results, failures)
+        aggregate, metrics = super().aggregate_fit(server_round, results, failures)
+        if aggregate is None:
+            return aggregate, metrics
+        if self.server_opt is not None:
+            stepped = self.server_opt.step(
+                dict(zip(self.names, self.current, strict=True)),
+                dict(zip(self.names, parameters_to_ndarrays(aggregate), strict=True)),
+            )
+            aggregate = ndarrays_to_parameters([stepped[k] for k in self.names])
+        self.current = parameters_to_ndarrays(aggregate)
+        return aggregate, metrics
 
 
 def run_secagg(
@@ -82,6 +103,8 @@ def run_secagg(
 
     initial = get_trainable(models)
     strategy = RecordingFedAvg(
+        names,
+        ServerAdam(cfg.server_lr) if cfg.server_lr > 0 else None,
         fraction_fit=1.0,
         fraction_evaluate=1.0,
         min_fit_clients=cfg.min_nodes,
@@ -122,9 +145,9 @@ def run_secagg(
                 participants=strategy.participants.get(rnd, []),
                 failures=strategy.failures.get(rnd, 0),
                 failure_reasons=strategy.failure_reasons.get(rnd, []),
-                aggregation="fedavg",
+                aggregation="fedavg" + ("+server-adam" if strategy.server_opt else ""),
                 secagg=True,
-                dp={"epsilon": None, "delta": None, "noise_multiplier": 0.0, "clipping_norm": None},
+                dp=dp_record(cfg, rnd),
                 metrics={k: v for k, v in metrics.items() if v is not None},
                 seconds=round_start.get(rnd + 1, time.perf_counter()) - round_start[rnd],
             )

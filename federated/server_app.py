@@ -22,7 +22,7 @@ from flwr.serverapp import Grid, ServerApp
 
 from federated.config import FederatedConfig
 from federated.manifest import RoundManifest, failure_reason, save_round, write_run_summary
-from federated.privacy import gaussian_privacy_spent, sampled_gaussian_privacy_spent
+from federated.privacy import dp_record
 from federated.strategies import ServerAdam, build_strategy
 from federated.task import (
     build_models,
@@ -30,7 +30,6 @@ from federated.task import (
     get_trainable,
     normalisation_from_sums,
     normalisation_to_bytes,
-    record_dp_releases,
     set_normalisation,
     set_trainable,
 )
@@ -85,34 +84,6 @@ def _reply_key(reply: Message) -> tuple[str, int]:
     if "provider" in reply.content.config_records:
         name = str(reply.content["provider"]["name"])
     return name, int(reply.metadata.src_node_id)
-
-
-def _dp_record(cfg: FederatedConfig, rounds: int) -> dict[str, float | None]:
-    """Privacy spent after `rounds`: user-level central DP, and record-level DP-SGD per
-    provider (each of its rows; `local_epochs` DP-SGD steps per round for each network)."""
-    record: dict[str, float | None] = {}
-    if cfg.record_dp is not None:
-        steps = record_dp_releases(rounds, cfg.local_epochs)
-        dp = cfg.record_dp
-        spent = sampled_gaussian_privacy_spent(
-            dp.noise_multiplier, dp.sample_rate, steps, cfg.dp_delta
-        )
-        record = {
-            "record_epsilon": spent.epsilon,
-            "record_noise_multiplier": dp.noise_multiplier,
-            "record_clipping_norm": dp.clipping_norm,
-            "record_sample_rate": dp.sample_rate,
-        }
-    if not cfg.dp_enabled:
-        user = {"epsilon": None, "delta": None, "noise_multiplier": 0.0, "clipping_norm": None}
-        return user | record | ({"delta": cfg.dp_delta} if record else {})
-    spent = gaussian_privacy_spent(cfg.dp_noise_multiplier, rounds, cfg.dp_delta)
-    return {
-        "epsilon": spent.epsilon,
-        "delta": spent.delta,
-        "noise_multiplier": cfg.dp_noise_multiplier,
-        "clipping_norm": cfg.dp_clipping_norm,
-    } | record
 
 
 def run_federated(grid: Grid, context: Context, cfg: FederatedConfig) -> list[RoundManifest]:
@@ -191,7 +162,7 @@ def run_federated(grid: Grid, context: Context, cfg: FederatedConfig) -> list[Ro
                 + ("+median-norm-bound" if cfg.median_norm_bound else "")
                 + ("+server-adam" if server_opt else ""),
                 secagg=False,
-                dp=_dp_record(cfg, rnd),
+                dp=dp_record(cfg, rnd),
                 metrics=dict(metrics or {}),
                 seconds=seconds,
             )

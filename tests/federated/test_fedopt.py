@@ -80,5 +80,6 @@ def test_fedopt_settings_are_checked() -> None:
     assert FederatedConfig.from_run_config({"server-lr": 0.0}).local_optimizer == "adam"
     with pytest.raises(ConfigError, match="server-lr"):
         FederatedConfig.from_run_config({"server-lr": -1.0})
-    with pytest.raises(ConfigError, match="SecAgg"):
-        FederatedConfig.from_run_config({"server-lr": 0.01, "secagg": True})
+    assert FederatedConfig.from_run_config({"server-lr": 0.01, "secagg": True}).secagg
+    with pytest.raises(ConfigError, match="central DP"):
+        FederatedConfig.from_run_config({"dp-noise-multiplier": 1.0, "secagg": True})

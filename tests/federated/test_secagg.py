@@ -7,10 +7,13 @@ import pytest
 
 from federated import secagg
 from federated.manifest import load_manifest, load_round_model
+from federated.privacy import sampled_gaussian_privacy_spent
+from federated.strategies import ServerAdam
 from federated.task import (
     build_models,
     get_trainable,
     load_provider,
+    record_dp_releases,
     set_trainable,
     train_local,
     trainable_names,
@@ -30,6 +33,42 @@ def runs(simulated):
     plain = simulated("clean", **{"num-server-rounds": 2})
     secure = simulated("secagg", **{"num-server-rounds": 1, "secagg": True})
     return plain, secure, secagg._LAST_STRATEGY[-1]
+
+
+# The published configuration's shape (FedSGD + server Adam, record-level DP-SGD), two rounds.
+PRIVATE_FEDOPT = {
+    "num-server-rounds": 2,
+    "local-epochs": 1,
+    "learning-rate": 1.0,
+    "server-lr": 0.01,
+    "record-dp-noise-multiplier": 9.2,
+    "record-dp-clipping-norm": 30.0,
+}
+
+
+def test_secagg_runs_server_adam_on_the_unmasked_mean_with_record_dp(simulated) -> None:
+    """Each round's model is exactly `ServerAdam` applied to the mean SecAgg+ unmasked (the
+    only thing the server saw), and the manifest carries the providers' record-level epsilon."""
+    out = simulated("fedopt-record-dp-secagg", **PRIVATE_FEDOPT, secagg=True)
+    strategy = secagg._LAST_STRATEGY[-1]
+    names = trainable_names(build_models())
+    current = get_trainable(build_models())
+    server = ServerAdam(PRIVATE_FEDOPT["server-lr"])
+    for rnd in (1, 2):
+        mean = dict(zip(names, strategy.seen_parameters[rnd][0], strict=True))
+        current = server.step(current, mean)
+        models = build_models()
+        for key in ("volatility", "risk"):
+            models[key] = load_round_model(out, rnd, key, models[key])
+        saved = get_trainable(models)
+        for k in names:
+            assert np.max(np.abs(mean[k] - current[k])) > 1e-4  # Adam's step, not the mean
+            np.testing.assert_allclose(saved[k], current[k], atol=1e-6, err_msg=k)
+    m = load_manifest(out, 2)
+    assert m.secagg is True and m.aggregation == "fedavg+server-adam"
+    expected = sampled_gaussian_privacy_spent(9.2, 1.0, record_dp_releases(2, 1), 1e-5)
+    assert m.dp["record_epsilon"] == pytest.approx(expected.epsilon)
+    assert m.dp["delta"] == 1e-5
 
 
 def _individual_updates(plain) -> list[tuple[int, dict[str, np.ndarray]]]:
