@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +44,17 @@ class RecordingFedAvg(LegacyFedAvg):
     """Legacy FedAvg that records, per round, who took part and what parameters it was shown;
     with a `server_opt` the (unmasked) mean is a pseudo-gradient for server Adam (FedOpt)."""
 
-    def __init__(self, names: list[str], server_opt: ServerAdam | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        names: list[str],
+        server_opt: ServerAdam | None = None,
+        evaluate_rounds: Callable[[int], bool] = lambda _rnd: True,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.names = names
         self.server_opt = server_opt
+        self.evaluate_rounds = evaluate_rounds
         initial = kwargs.get("initial_parameters")
         self.current = parameters_to_ndarrays(initial) if initial is not None else []
         self.participants: dict[int, list[str]] = {}
@@ -54,6 +62,12 @@ class RecordingFedAvg(LegacyFedAvg):
         self.failure_reasons: dict[int, list[str]] = {}
         self.seen_parameters: dict[int, list[list[np.ndarray]]] = {}
         self.round_end: dict[int, float] = {}
+
+    def configure_evaluate(self, server_round: int, parameters: Parameters, client_manager):
+        """Federated evaluation only in the rounds the run config asks for (`evaluate-every`)."""
+        if not self.evaluate_rounds(server_round):
+            return []
+        return super().configure_evaluate(server_round, parameters, client_manager)
 
     def aggregate_fit(
         self,
@@ -105,6 +119,7 @@ def run_secagg(
     strategy = RecordingFedAvg(
         names,
         ServerAdam(cfg.server_lr) if cfg.server_lr > 0 else None,
+        lambda rnd: rnd % cfg.evaluate_every == 0 or rnd == cfg.num_server_rounds,
         fraction_fit=1.0,
         fraction_evaluate=1.0,
         min_fit_clients=cfg.min_nodes,

@@ -81,6 +81,13 @@ def demo(
         bool, typer.Option(help="Keep anvil and the explorer up until Ctrl-C.")
     ] = False,
     explorer_port: Annotated[int, typer.Option(help="Port of the explorer (--serve).")] = 8000,
+    private: Annotated[
+        bool,
+        typer.Option(
+            help="Record-level DP-SGD (epsilon 7.8 per row) under SecAgg+, as published; "
+            "--no-private trains the non-private reference (to measure what DP costs)."
+        ),
+    ] = True,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Every component's log lines, not a summary.")
     ] = False,
@@ -114,6 +121,7 @@ def demo(
     settings = DemoSettings(
         workdir=workdir, results=results, rpc_url=rpc_url, private_key=key, srs=srs, rounds=rounds,
         serve_port=explorer_port if serve else None, verbose=verbose,
+        **({} if private else {"record_dp_noise_multiplier": 0.0, "secagg": False}),
     )  # fmt: skip
     bars = Progress(
         *Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),

@@ -12,8 +12,11 @@ from federated.simulation import simulate
 
 PROVIDERS = ("bundled:sp500", "bundled:wti", "stress:7")
 # Small but real: every provider trains both models for a few full-batch Adam epochs per round
-# (plain FedAvg, evaluated every round; the published FedSGD + server Adam needs ~100 rounds).
+# (plain FedAvg, evaluated every round; the published FedSGD + server Adam needs ~100 rounds),
+# without DP or SecAgg+ so that each mechanism is tested on its own (tests turn them on by name).
 FAST = {
+    "secagg": False,
+    "record-dp-noise-multiplier": 0.0,
     "num-server-rounds": 5,
     "local-epochs": 10,
     "learning-rate": 0.01,

@@ -105,6 +105,10 @@ def test_the_apps_default_run_config_is_the_published_configuration() -> None:
         "local-epochs": published.PUBLISHED_LOCAL_EPOCHS,
         "learning-rate": published.PUBLISHED_LEARNING_RATE,
         "server-lr": published.PUBLISHED_SERVER_LR,
+        "record-dp-noise-multiplier": published.PUBLISHED_RECORD_NOISE,
+        "record-dp-clipping-norm": published.PUBLISHED_RECORD_CLIP,
+        "dp-delta": published.PUBLISHED_DELTA,
+        "secagg": published.PUBLISHED_SECAGG,
     }
     assert {k: app_config[k] for k in expected} == expected
     assert FederatedConfig.from_run_config(app_config) == FederatedConfig(

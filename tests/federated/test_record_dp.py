@@ -116,7 +116,8 @@ def test_record_dp_settings_are_validated() -> None:
         RecordDP(1.0, 1.0, 1.5)
     with pytest.raises(ConfigError, match="record-dp-sample-rate"):
         FederatedConfig(record_dp_noise_multiplier=1.0, record_dp_sample_rate=0.0).validate()
-    assert FederatedConfig().record_dp is None
+    assert FederatedConfig(record_dp_noise_multiplier=0.0).record_dp is None
+    assert FederatedConfig().record_dp == RecordDP(9.2, 30.0, 1.0)  # published: private
     assert FederatedConfig(record_dp_noise_multiplier=2.0).record_dp == RecordDP(2.0, 30.0, 1.0)
 
 

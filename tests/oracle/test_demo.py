@@ -80,6 +80,12 @@ def test_demo_publishes_every_feed_and_sets_a_margin(tmp_path: Path) -> None:
     _summary_says_what_it_did(report, output, settings.results / "demo.md")
 
     assert report.federated_round == 1
+    # Private by default: record-level DP-SGD under SecAgg+, its epsilon in the registry.
+    assert report.secagg and report.aggregation == "fedavg+server-adam"
+    assert report.record_epsilon is not None and 0 < report.record_epsilon <= 8
+    assert report.on_chain_record_epsilon == pytest.approx(report.record_epsilon, abs=1e-3)
+    assert report.on_chain_delta == report.dp_delta == 1e-5
+    assert f"ε {report.on_chain_record_epsilon:.3f}" in output
     assert report.num_feeds == len(settings.feeds) == len(report.feeds)
     assert report.submit_gas > 0 and report.gas_per_feed == report.submit_gas // report.num_feeds
     layout = InstanceLayout.read(settings.workdir / "circuit" / "layout.json")
