@@ -336,6 +336,26 @@ def bench_federated(
     console.print(f"results in {out}/federated.{{md,json}}, {out}/federated_*.png, coldstart.*")
 
 
+@bench.command("privacy")
+def bench_privacy(
+    private_runs: Annotated[
+        int, typer.Option(help="Independent DP noise draws of the private model.")
+    ] = 3,
+    out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
+    workdir: Annotated[Path, typer.Option(help="Scratch directory.")] = Path("build/bench-privacy"),
+) -> None:
+    """What privacy costs: the record-level clipping norm chosen on a validation split, and the
+    demo's federation trained private (DP-SGD under SecAgg+) and not, scored on every demo feed
+    against EWMA, GARCH and HAR-RV. Writes results/privacy.{md,json} (~10 min)."""
+    from oracle.privacy_cost import markdown, run_privacy_bench
+
+    if private_runs < 1:
+        raise typer.BadParameter("at least one private run", param_hint="--private-runs")
+    summary = run_privacy_bench(out, workdir, private_runs, progress=console.log)
+    console.print(markdown(summary))
+    console.print(f"results in {out}/privacy.{{md,json}}")
+
+
 @bench.command("coldstart")
 def bench_coldstart(
     out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
