@@ -794,6 +794,7 @@ def _run_demo(settings: DemoSettings, progress: Callable[[str], None], track: Tr
         margin = set_margin(w3, stack)
         queue_governed_change(stack, progress)
         chain_id = int(w3.eth.chain_id)
+        registered = registered_privacy(stack, manifest.oracle_model_hash)
         demo_explorer(
             url,
             stack.oracle.address,
@@ -815,9 +816,7 @@ def _run_demo(settings: DemoSettings, progress: Callable[[str], None], track: Tr
     report.rpc_url, report.chain_id = url, chain_id
     report.contracts = contract_addresses(stack, verifier)
     report.secagg = bool(manifest.secagg)
-    report.on_chain_record_epsilon, report.on_chain_delta = registered_privacy(
-        stack, manifest.oracle_model_hash
-    )
+    report.on_chain_record_epsilon, report.on_chain_delta = registered
     return report
 
 

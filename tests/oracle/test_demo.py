@@ -117,7 +117,10 @@ def test_demo_publishes_every_feed_and_sets_a_margin(tmp_path: Path) -> None:
     for f in report.feeds:
         assert f'data-feed="{f.feed}"' in feeds_html
         assert units(f.on_chain_answer, FEED_DECIMALS) in feeds_html
-    assert report.model_hash in (explorer / "models.html").read_text()
+    models_html = (explorer / "models.html").read_text()
+    assert report.model_hash in models_html
+    # the registry's record-level epsilon and delta, as the explorer shows them
+    assert f'<td class="dp-record">{report.on_chain_record_epsilon:.3f}</td>' in models_html
     assert "setPermissionless" in (explorer / "health.html").read_text()  # the queued change
     for f in report.feeds:  # the feed's backtest as the oracle kept it
         card = feeds_html.split(f'data-feed="{f.feed}"', 1)[1].split("</section>", 1)[0]
