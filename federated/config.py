@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+NORMALISATIONS = ("public", "federated")
 AGGREGATIONS = ("fedavg", "trimmed-mean", "median", "krum")
 ATTACKS = ("none", "sign-flip", "scale")
 
@@ -55,6 +56,10 @@ class FederatedConfig:
     evaluate_every: int = 25  # rounds between federated evaluations (the last one always)
     seed: int = 0
     providers: str = DEFAULT_PROVIDERS
+    # "public": input normalisation from public reference series (`federated.task.
+    # public_normalisation`), no round 0; "federated": round 0 sums the providers' exact feature
+    # sums, minima and maxima (not covered by any DP accountant).
+    normalisation: str = "public"
     aggregation: str = "fedavg"
     trim_beta: float = 0.34
     median_norm_bound: bool = False  # bound each client update to the round's median norm first
@@ -104,6 +109,8 @@ class FederatedConfig:
         """Raise `ConfigError` naming the first inconsistent setting."""
         if self.aggregation not in AGGREGATIONS:
             raise ConfigError(f"aggregation {self.aggregation!r} not in {AGGREGATIONS}")
+        if self.normalisation not in NORMALISATIONS:
+            raise ConfigError(f"normalisation {self.normalisation!r} not in {NORMALISATIONS}")
         if self.attack not in ATTACKS:
             raise ConfigError(f"attack {self.attack!r} not in {ATTACKS}")
         if self.num_server_rounds < 1 or self.local_epochs < 1:

@@ -1,7 +1,10 @@
-"""Flower ServerApp: federated normalisation, then rounds of train -> aggregate -> evaluate -> save.
+"""Flower ServerApp: input normalisation, then rounds of train -> aggregate -> evaluate -> save.
 
-Round 0 asks every provider for feature sums (counts, sums, sums of squares) and sets the models'
-input normalisation from their total -- no provider reveals a row. Each later round sends the
+The published configuration takes the models' input normalisation from public reference series
+(`federated.task.public_normalisation`): no provider sends anything before round 1. With
+`normalisation = "federated"`, round 0 asks every provider for feature sums (counts, sums, sums of
+squares, minima, maxima) and uses their total -- no row, but exact aggregates that no DP
+accountant covers. Each later round sends the
 global trainable parameters out, aggregates the replies with the configured strategy (FedAvg,
 trimmed mean, median or Krum; optionally with central DP), collects federated evaluation metrics,
 and saves the global models with a manifest (`federated.manifest`). With `secagg = true` the
@@ -30,6 +33,7 @@ from federated.task import (
     get_trainable,
     normalisation_from_sums,
     normalisation_to_bytes,
+    public_normalisation,
     set_normalisation,
     set_trainable,
 )
@@ -91,7 +95,10 @@ def run_federated(grid: Grid, context: Context, cfg: FederatedConfig) -> list[Ro
     out = Path(cfg.output_dir)
     nodes = wait_for_nodes(grid, cfg)
     log.info("%d providers connected", len(nodes))
-    norm = federated_normalisation(grid, nodes, cfg)
+    if cfg.normalisation == "public":  # no round 0: nothing derived from a provider's rows
+        norm = public_normalisation()
+    else:
+        norm = federated_normalisation(grid, nodes, cfg)
     models = build_models(cfg.seed)
     set_normalisation(models, norm)
     norm_bytes = normalisation_to_bytes(norm)

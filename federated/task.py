@@ -22,6 +22,7 @@ as its central fit does).
 
 from __future__ import annotations
 
+import functools
 import secrets
 import warnings
 import zlib
@@ -171,6 +172,22 @@ def normalisation_from_sums(sums: dict[str, np.ndarray]) -> dict[str, np.ndarray
         "y_shift": y_shift,
         "y_scale": y_scale,
     }
+
+
+# Round 0 without anyone's private rows (the published configuration, `normalisation = "public"`):
+# the inputs' normalisation -- means, standard deviations, and the minima and maxima that become
+# clip bounds -- is computed from public reference series, the training rows (first 70 %) of the
+# bundled public market histories, so it is a public constant that no provider's data moves and
+# no accountant needs to cover. ("federated": providers' exact sums instead, no DP on them.)
+PUBLIC_REFERENCE = ("bundled:sp500", "bundled:wti", "bundled:aapl", "bundled:msft", "stress:7")
+
+
+@functools.cache
+def public_normalisation() -> dict[str, np.ndarray]:
+    """The normalisation statistics of `PUBLIC_REFERENCE`'s training rows (pooled)."""
+    return normalisation_from_sums(
+        combine_sums([feature_sums(load_provider(spec)) for spec in PUBLIC_REFERENCE])
+    )
 
 
 _NORM_FEATURE_KEYS = ("x_mean", "x_std", "x_min", "x_max")

@@ -16,6 +16,7 @@ PROVIDERS = ("bundled:sp500", "bundled:wti", "stress:7")
 # without DP or SecAgg+ so that each mechanism is tested on its own (tests turn them on by name).
 FAST = {
     "secagg": False,
+    "normalisation": "federated",
     "record-dp-noise-multiplier": 0.0,
     "num-server-rounds": 5,
     "local-epochs": 10,

@@ -11,9 +11,14 @@ from federated.privacy import sampled_gaussian_privacy_spent
 from federated.strategies import ServerAdam
 from federated.task import (
     build_models,
+    combine_sums,
+    feature_sums,
     get_trainable,
     load_provider,
+    normalisation_from_sums,
+    public_normalisation,
     record_dp_releases,
+    set_normalisation,
     set_trainable,
     train_local,
     trainable_names,
@@ -43,6 +48,7 @@ PRIVATE_FEDOPT = {
     "server-lr": 0.01,
     "record-dp-noise-multiplier": 9.2,
     "record-dp-clipping-norm": 30.0,
+    "normalisation": "public",
 }
 
 
@@ -64,6 +70,17 @@ def test_secagg_runs_server_adam_on_the_unmasked_mean_with_record_dp(simulated) 
         for k in names:
             assert np.max(np.abs(mean[k] - current[k])) > 1e-4  # Adam's step, not the mean
             np.testing.assert_allclose(saved[k], current[k], atol=1e-6, err_msg=k)
+    # No round 0: the inputs are normalised with the public reference's statistics, which differ
+    # from these three providers' pooled ones.
+    public, pooled = build_models(), build_models()
+    set_normalisation(public, public_normalisation())
+    set_normalisation(pooled, normalisation_from_sums(combine_sums(
+        [feature_sums(load_provider(spec)) for spec in PROVIDERS])))  # fmt: skip
+    for key in ("volatility", "risk"):
+        for name, buf in models[key].named_buffers():
+            np.testing.assert_array_equal(buf, dict(public[key].named_buffers())[name])
+            if name == "x_shift":
+                assert not np.allclose(buf, dict(pooled[key].named_buffers())[name])
     m = load_manifest(out, 2)
     assert m.secagg is True and m.aggregation == "fedavg+server-adam"
     expected = sampled_gaussian_privacy_spent(9.2, 1.0, record_dp_releases(2, 1), 1e-5)
