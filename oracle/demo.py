@@ -951,12 +951,20 @@ def privacy_note(report: DemoReport) -> str:
     on_chain = (
         "not in the registry"
         if report.on_chain_record_epsilon is None
-        else f"registry: ε {report.on_chain_record_epsilon:.3f}, δ {report.on_chain_delta:g}"
+        else f"registry ε {report.on_chain_record_epsilon:.3f}"
     )
     return (
-        f"privacy: record-level DP-SGD, ε {report.record_epsilon:.2f} per row at δ "
-        f"{report.dp_delta:g} ({on_chain})" + ("; SecAgg+ on" if report.secagg else "")
+        f"privacy: DP-SGD ε {report.record_epsilon:.2f} per row, δ {_power_of_ten(report.dp_delta)}"
+        f" ({on_chain})" + ("; SecAgg+ on" if report.secagg else "")
     )
+
+
+def _power_of_ten(x: float | None) -> str:
+    """1e-05 as "1e-5" (deltas are registered as 10^-k)."""
+    if x is None:
+        return "-"
+    k = round(-math.log10(x))
+    return f"1e-{k}" if math.isclose(x, 10.0**-k) else f"{x:g}"
 
 
 def consumer_facing(name: str) -> bool:
