@@ -45,8 +45,8 @@ class InjectedCrash(RuntimeError):
 
 
 @lru_cache(maxsize=8)
-def _provider(spec: str) -> ProviderData:
-    return load_provider(spec)
+def _provider(spec: str, gap_policy: str) -> ProviderData:
+    return load_provider(spec, gap_policy)
 
 
 def provider_spec(context: Context, cfg: FederatedConfig) -> str:
@@ -109,7 +109,7 @@ def _train(
     if _partition(context) == cfg.fail_partition and server_round == cfg.fail_round:
         raise InjectedCrash(f"partition {cfg.fail_partition} crashes in round {server_round}")
     spec = provider_spec(context, cfg)
-    data = _provider(spec)
+    data = _provider(spec, cfg.gap_policy)
     models = build_models(cfg.seed)
     set_normalisation(models, normalisation_from_bytes(norm))
     set_trainable(models, arrays)
@@ -160,7 +160,7 @@ def _evaluate(
     receipt_dir: Path | None = None,
 ) -> tuple[int, dict[str, float]]:
     spec = provider_spec(context, cfg)
-    data = _provider(spec)
+    data = _provider(spec, cfg.gap_policy)
     models = build_models(cfg.seed)
     set_normalisation(models, normalisation_from_bytes(norm))
     set_trainable(models, arrays)
@@ -185,7 +185,8 @@ def make_client_app(
     @app.query()
     def query(msg: Message, context: Context) -> Message:
         """Feature sums for the federated normalisation statistics (no rows leave the node)."""
-        data = _provider(provider_spec(context, config(context)))
+        cfg = config(context)
+        data = _provider(provider_spec(context, cfg), cfg.gap_policy)
         sums = {k: np.asarray(v, dtype=np.float64) for k, v in feature_sums(data).items()}
         return Message(
             RecordDict({"sums": ArrayRecord({k: Array(v) for k, v in sums.items()})}), reply_to=msg

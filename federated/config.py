@@ -60,6 +60,9 @@ class FederatedConfig:
     # public_normalisation`), no round 0; "federated": round 0 sums the providers' exact feature
     # sums, minima and maxima (not covered by any DP accountant).
     normalisation: str = "public"
+    # A provider file's date gaps: report (warn and train on), error, or fill (flat bars); the
+    # same policy and default as `proofcast data inspect --gap-policy`.
+    gap_policy: str = "report"
     aggregation: str = "fedavg"
     trim_beta: float = 0.34
     median_norm_bound: bool = False  # bound each client update to the round's median norm first
@@ -111,6 +114,10 @@ class FederatedConfig:
             raise ConfigError(f"aggregation {self.aggregation!r} not in {AGGREGATIONS}")
         if self.normalisation not in NORMALISATIONS:
             raise ConfigError(f"normalisation {self.normalisation!r} not in {NORMALISATIONS}")
+        from models.data import GAP_POLICIES
+
+        if self.gap_policy not in GAP_POLICIES:
+            raise ConfigError(f"gap-policy {self.gap_policy!r} not in {GAP_POLICIES}")
         if self.attack not in ATTACKS:
             raise ConfigError(f"attack {self.attack!r} not in {ATTACKS}")
         if self.num_server_rounds < 1 or self.local_epochs < 1:

@@ -59,9 +59,16 @@ class ProviderData:
         return len(self.x_train)
 
 
-def load_series(spec: str):  # -> models.data.PriceSeries
-    """Load the price series a data spec names (see module docstring)."""
-    from models.data import load_bundled, load_klines_csv, load_ohlc_csv, read_csv_text
+def load_series(spec: str, gap_policy: str | None = None):  # -> models.data.PriceSeries
+    """Load the price series a data spec names (see module docstring); a file's gaps are handled
+    by `gap_policy` (default `models.data.TRAINING_GAP_POLICY`, as `proofcast data inspect`)."""
+    from models.data import (
+        TRAINING_GAP_POLICY,
+        load_bundled,
+        load_klines_csv,
+        load_ohlc_csv,
+        read_csv_text,
+    )
     from models.stress import generate_stress_series
 
     if spec.startswith("bundled:"):
@@ -76,16 +83,17 @@ def load_series(spec: str):  # -> models.data.PriceSeries
         raise ProviderDataError(f"provider data file not found: {path}")
     text = read_csv_text(path)  # DataValidationError naming the file unless UTF-8
     head = text.splitlines()[0].lower() if text else ""
-    return (
-        load_klines_csv(path) if "open_time" in head or "open time" in head else load_ohlc_csv(path)
-    )
+    policy = gap_policy or TRAINING_GAP_POLICY
+    if "open_time" in head or "open time" in head:
+        return load_klines_csv(path, gap_policy=policy)  # type: ignore[arg-type]
+    return load_ohlc_csv(path, gap_policy=policy)  # type: ignore[arg-type]
 
 
-def load_provider(spec: str) -> ProviderData:
+def load_provider(spec: str, gap_policy: str | None = None) -> ProviderData:
     """Features of the series named by `spec`, split in time into train/test."""
     from models.features import build_features
 
-    feats = build_features(load_series(spec))
+    feats = build_features(load_series(spec, gap_policy))
     n = len(feats.X)
     cut = int(n * TRAIN_FRACTION)
     if cut < 50 or n - cut < 20:

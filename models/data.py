@@ -25,6 +25,11 @@ from typing import Literal
 import numpy as np
 
 GapPolicy = Literal["report", "error", "fill"]
+GAP_POLICIES: tuple[str, ...] = ("report", "error", "fill")
+# How training loads a provider's file, and what `proofcast data inspect` checks by default, so
+# the two agree: a market-closure gap (e.g. 2001-09-10 -> 09-17) is reported, not fatal. The
+# oracle node and attesters stay strict ("error"): a filled bar would change what they prove.
+TRAINING_GAP_POLICY: GapPolicy = "report"
 Calendar = Literal["daily", "business"]
 CALENDARS: tuple[str, ...] = ("business", "daily")  # the gap checks `find_gaps` knows
 
@@ -417,7 +422,7 @@ def apply_gap_policy(
         warnings.warn(f"{where}: {summary}", DataGapWarning, stacklevel=3)
         return series
     if policy != "fill":
-        raise ValueError(f"unknown gap policy {policy!r}: use 'report', 'error' or 'fill'")
+        raise ValueError(f"unknown gap policy {policy!r}: use one of {', '.join(GAP_POLICIES)}")
     return _fill_gaps(series, calendar)
 
 

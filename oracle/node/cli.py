@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from models.data import TRAINING_GAP_POLICY
 from oracle.errors import OracleError
 
 node_app = typer.Typer(help="Run and inspect an oracle node.", no_args_is_help=True)
@@ -60,6 +61,14 @@ def _calendar(value: str) -> str:
         return check_calendar(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+
+
+def _gap_policy(value: str) -> str:
+    from models.data import GAP_POLICIES
+
+    if value not in GAP_POLICIES:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(GAP_POLICIES)}")
+    return value
 
 
 CalendarOpt = Annotated[
@@ -336,16 +345,34 @@ def _print_status(node: Any) -> None:
 def data_inspect(
     path: Annotated[Path, typer.Argument(help="OHLC CSV (date,open,high,low,close[,volume]).")],
     calendar: CalendarOpt = "business",
+    gap_policy: Annotated[
+        str,
+        typer.Option(
+            help="Date gaps: report (as training loads a provider file: warn, keep going), "
+            "error (as the node and attesters do), or fill (flat bars at the last close).",
+            callback=_gap_policy,
+        ),
+    ] = TRAINING_GAP_POLICY,
 ) -> None:
     """Validate a price file and show its range and latest features (what the node proves)."""
-    from models.data import DataValidationError, load_ohlc_csv
+    import warnings
+
+    from models.data import DataGapWarning, DataValidationError, load_ohlc_csv
     from models.features import FEATURE_NAMES, InsufficientHistoryError, latest_features
 
     try:
-        series = load_ohlc_csv(path, gap_policy="error", calendar=calendar)  # type: ignore[arg-type]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DataGapWarning)
+            series = load_ohlc_csv(path, gap_policy=gap_policy, calendar=calendar)  # type: ignore[arg-type]
         features = latest_features(series)
     except (DataValidationError, InsufficientHistoryError, OSError) as exc:
         raise _fail(exc) from exc
+    for w in caught:
+        if issubclass(w.category, DataGapWarning):
+            console.print(
+                f"[yellow]{w.message}[/]: training accepts it (--gap-policy report); the node "
+                "and attesters refuse any gap (--gap-policy error)"
+            )
     table = Table(title=f"{path}: {len(series)} bars, {series.dates[0]} .. {series.dates[-1]}")
     table.add_column("feature")
     table.add_column("latest", justify="right")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -104,3 +105,45 @@ def test_status_and_publish_once(deployment: Deployment) -> None:
         app, ["node", "status", "-c", str(deployment.config), "--chain-id", "1"], env=env
     )
     assert wrong.exit_code == 1 and "node.chain_id" in wrong.output
+
+
+def test_data_inspect_and_training_share_one_gap_policy(tmp_path: Path) -> None:
+    """A market-closure gap (a week missing): inspect reports it and goes on, as training loads
+    the file; --gap-policy error refuses it as the node does; training follows the same flag."""
+    import warnings
+
+    from federated.config import ConfigError, FederatedConfig
+    from federated.task import load_provider
+    from models.data import DataGapWarning, DataValidationError, load_bundled
+
+    series = load_bundled("sp500")
+    keep = np.ones(len(series.dates), bool)
+    keep[1000:1005] = False  # a week of business days gone
+    csv = tmp_path / "closure.csv"
+    lines = ["date,open,high,low,close"] + [
+        f"{d},{o},{h},{lo},{c}"
+        for d, o, h, lo, c, k in zip(series.dates, series.open, series.high, series.low,
+                                     series.close, keep, strict=True) if k
+    ]  # fmt: skip
+    csv.write_text("\n".join(lines) + "\n")
+
+    shown = runner.invoke(app, ["data", "inspect", str(csv)], env=WIDE)
+    assert shown.exit_code == 0, shown.output
+    assert "gap(s)" in shown.output and "training accepts it" in shown.output
+    strict = runner.invoke(app, ["data", "inspect", str(csv), "--gap-policy", "error"], env=WIDE)
+    assert strict.exit_code == 1 and "gap in dates" in strict.output
+    assert "Traceback" not in strict.output
+    filled = runner.invoke(app, ["data", "inspect", str(csv), "--gap-policy", "fill"], env=WIDE)
+    assert filled.exit_code == 0 and "gap(s)" not in filled.output
+    bogus = runner.invoke(app, ["data", "inspect", str(csv), "--gap-policy", "skip"], env=WIDE)
+    assert bogus.exit_code == 2 and "report, error, fill" in bogus.output
+
+    with warnings.catch_warnings(record=True) as caught:  # training: the same default
+        warnings.simplefilter("always", DataGapWarning)
+        assert load_provider(str(csv)).num_train > 0
+    assert any(issubclass(w.category, DataGapWarning) for w in caught)
+    with pytest.raises(DataValidationError, match="gap in dates"):
+        load_provider(str(csv), gap_policy="error")
+    assert FederatedConfig.from_run_config({"gap-policy": "fill"}).gap_policy == "fill"
+    with pytest.raises(ConfigError, match="gap-policy"):
+        FederatedConfig.from_run_config({"gap-policy": "skip"})
