@@ -81,9 +81,9 @@ class BenchSettings:
     # Record-level DP-SGD (Opacus) inside each of the 5 providers, full batch: epsilon ~7.8,
     # ~2.2 and ~0.65 per row over 100 rounds (each round is two releases per row: one per
     # network). The noise is z*C/n per coordinate, so stronger privacy needs a smaller C, which
-    # clips more rows. With the scale-free model, at z = 9.2: C = 1 / 3 / 10 / 30 / 60 / 100 give
-    # mean QLIKE 0.883 / 0.829 / 0.738 / 0.681 / 0.694 / 0.711; at z = 28.3: C = 2 / 10 / 30 give
-    # 0.880 / 0.829 / 0.882. C per z was picked on these same test splits (README).
+    # clips more rows. The published C (30 at z = 9.2) is chosen on a validation split by
+    # `proofcast bench privacy` (federated.clipping); the C of the two stronger points were
+    # picked on the test splits before that existed, so those two points are optimistic.
     record_dp: tuple[RecordDP, ...] = (
         RecordDP(9.2, 30.0),
         RecordDP(28.3, 10.0),

@@ -126,6 +126,7 @@ def _train(
     label = provider_label(context, spec)
     entry = record_round(
         receipt_path(context.node_config, label, receipt_dir),
+        run=int(context.run_id),
         provider=label,
         server_round=server_round,
         rows=data.num_train,
@@ -167,7 +168,7 @@ def _evaluate(
     if server_round is not None:  # the global model this round produced, for the receipt
         label = provider_label(context, spec)
         path = receipt_path(context.node_config, label, receipt_dir)
-        record_model(path, server_round, _oracle_hash(models))
+        record_model(path, server_round, _oracle_hash(models), run=int(context.run_id))
     metrics = evaluate_models(models, data)
     return len(data.x_test), metrics
 

@@ -2,9 +2,10 @@
 
 Each round a provider trains in, its ClientApp adds an entry: the round, the rows it trained on,
 its DP-SGD steps, the record-level epsilon of that round alone and cumulated over every round it
-joined (from its own accountant, `federated.privacy.sampled_gaussian_privacy_spent`, not from the
-coordinator's word), and the model it trained from. When the next global model reaches it (the
-next round's training or an evaluation), the entry also records the oracle model hash that round
+joined, in this run and any earlier run on the same rows (from its own accountant,
+`federated.privacy.sampled_gaussian_privacy_spent`, not from the coordinator's word), and the
+model it trained from. When the next global model reaches it (the next round's training or an
+evaluation), the entry also records the oracle model hash that round
 produced (`models.oracle_model.OracleModel`: the hash the chain registers). The receipt never
 leaves the provider's machine; `proofcast train receipt` prints it.
 
@@ -37,6 +38,7 @@ class ReceiptRound:
     contributed_to: str = ""
     epsilon_round: float | None = None
     epsilon_total: float | None = None
+    run: int = 0  # Flower's run id: a second training run on the same rows adds to the total
 
 
 @dataclass
@@ -96,6 +98,7 @@ def _save(path: Path, receipt: Receipt) -> None:
 def record_round(
     path: Path,
     *,
+    run: int = 0,
     provider: str,
     server_round: int,
     rows: int,
@@ -104,36 +107,41 @@ def record_round(
     record_dp: Any | None,
     delta: float,
 ) -> ReceiptRound:
-    """Add (or replace, for a retried round) round `server_round` and recompute epsilon from the
-    provider's own total of DP-SGD steps; the previous round learns the model it led to."""
+    """Add (or replace, for a retried round of the same run) round `server_round` of `run` and
+    compute epsilon from the provider's own total of DP-SGD steps over every run; the previous
+    round of the run learns the model it led to."""
     receipt = load_receipt(path) if path.is_file() else Receipt(provider=provider)
     receipt.provider = provider
-    receipt.rounds = [r for r in receipt.rounds if r.round != server_round]
+    same = [i for i, r in enumerate(receipt.rounds) if (r.run, r.round) == (run, server_round)]
     for earlier in receipt.rounds:  # round r trains from the model round r - 1 produced
-        if earlier.round == server_round - 1 and not earlier.contributed_to:
+        if (earlier.run, earlier.round) == (run, server_round - 1) and not earlier.contributed_to:
             earlier.contributed_to = trained_from
-    entry = ReceiptRound(server_round, rows, steps, trained_from)
+    entry = ReceiptRound(server_round, rows, steps, trained_from, run=run)
     if record_dp is not None:
         receipt.delta = delta
         receipt.noise_multiplier = record_dp.noise_multiplier
         receipt.sample_rate = record_dp.sample_rate
         receipt.clipping_norm = record_dp.clipping_norm
-        total = sum(r.steps for r in receipt.rounds) + steps
+        total = sum(r.steps for i, r in enumerate(receipt.rounds) if i not in same) + steps
         sample_rate, z = record_dp.sample_rate, record_dp.noise_multiplier
         entry.epsilon_round = sampled_gaussian_privacy_spent(z, sample_rate, steps, delta).epsilon
         entry.epsilon_total = sampled_gaussian_privacy_spent(z, sample_rate, total, delta).epsilon
-    receipt.rounds = sorted([*receipt.rounds, entry], key=lambda r: r.round)
+    if same:
+        receipt.rounds[same[0]] = entry
+    else:
+        receipt.rounds.append(entry)
     _save(path, receipt)
     return entry
 
 
-def record_model(path: Path, server_round: int, model_hash: str) -> None:
-    """The global model after `server_round` (seen at evaluation): the hash that round produced."""
+def record_model(path: Path, server_round: int, model_hash: str, run: int = 0) -> None:
+    """The global model after `server_round` of `run` (seen at evaluation): the hash that round
+    produced."""
     if not path.is_file():
         return
     receipt = load_receipt(path)
     for entry in receipt.rounds:
-        if entry.round == server_round:
+        if (entry.run, entry.round) == (run, server_round):
             entry.contributed_to = model_hash
     _save(path, receipt)
 
@@ -141,8 +149,11 @@ def record_model(path: Path, server_round: int, model_hash: str) -> None:
 def render(receipt: Receipt) -> str:
     """The receipt as text for `proofcast train receipt`."""
     eps = receipt.epsilon
+    runs = list(dict.fromkeys(r.run for r in receipt.rounds))
     lines = [
-        f"provider {receipt.provider}: {len(receipt.rounds)} rounds joined, {receipt.rows} rows",
+        f"provider {receipt.provider}: {len(receipt.rounds)} rounds joined"
+        + (f" in {len(runs)} runs (epsilon adds up over them)" if len(runs) > 1 else "")
+        + f", {receipt.rows} rows",
         (
             f"record-level DP: epsilon {eps:.3f} at delta {receipt.delta:g} "
             f"(noise multiplier {receipt.noise_multiplier:g}, sample rate "
@@ -151,13 +162,15 @@ def render(receipt: Receipt) -> str:
             else "record-level DP: off (no epsilon: this provider's rows were trained on without"
             " DP-SGD)"
         ),
-        f"{'round':>5}  {'rows':>6}  {'steps':>5}  {'eps round':>9}  {'eps total':>9}"
+        ("run".ljust(20) + "  " if len(runs) > 1 else "")
+        + f"{'round':>5}  {'rows':>6}  {'steps':>5}  {'eps round':>9}  {'eps total':>9}"
         "  model it led to",
     ]
     for r in receipt.rounds:
         fmt = lambda v: f"{v:9.3f}" if v is not None else f"{'-':>9}"  # noqa: E731
         lines.append(
-            f"{r.round:>5}  {r.rows:>6}  {r.steps:>5}  {fmt(r.epsilon_round)}  "
+            (f"{r.run:<20}  " if len(runs) > 1 else "")
+            + f"{r.round:>5}  {r.rows:>6}  {r.steps:>5}  {fmt(r.epsilon_round)}  "
             f"{fmt(r.epsilon_total)}  {r.contributed_to or '(not seen yet)'}"
         )
     return "\n".join(lines)

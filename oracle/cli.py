@@ -349,6 +349,7 @@ def bench_privacy(
     against EWMA, GARCH and HAR-RV. Writes results/privacy.{md,json} (~10 min)."""
     from oracle.privacy_cost import markdown, run_privacy_bench
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # Flower's import: one line per plugin
     if private_runs < 1:
         raise typer.BadParameter("at least one private run", param_hint="--private-runs")
     summary = run_privacy_bench(out, workdir, private_runs, progress=console.log)

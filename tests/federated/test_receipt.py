@@ -59,3 +59,24 @@ def test_a_missing_or_malformed_receipt_is_a_one_line_error_naming_the_file(tmp_
     bad.write_text("{not json")
     with pytest.raises(ReceiptError, match=r"malformed receipt .*bad\.json"):
         load_receipt(bad)
+
+
+def test_a_second_run_on_the_same_rows_adds_to_epsilon_and_replaces_nothing(tmp_path):
+    """Flower run ids key the entries: run 2's round 1 is a new release of the same rows."""
+    path = tmp_path / "acme.json"
+    for run in (11, 12):
+        for rnd in (1, 2):
+            record_round(
+                path, run=run, provider="acme", server_round=rnd, rows=120, steps=2,
+                trained_from=f"0x{run}{rnd}", record_dp=DP, delta=1e-5,
+            )  # fmt: skip
+        record_model(path, 2, f"0xend{run}", run=run)
+    receipt = load_receipt(path)
+    assert [(r.run, r.round) for r in receipt.rounds] == [(11, 1), (11, 2), (12, 1), (12, 2)]
+    assert receipt.epsilon == pytest.approx(
+        sampled_gaussian_privacy_spent(4.0, 1.0, 8, 1e-5).epsilon
+    )
+    assert receipt.rounds[0].contributed_to == "0x112"  # run 11's round 2 trained from it
+    assert receipt.rounds[2].contributed_to == "0x122"  # run 12's, not run 11's
+    assert [r.contributed_to for r in receipt.rounds[1::2]] == ["0xend11", "0xend12"]
+    assert "in 2 runs (epsilon adds up over them)" in render(receipt)
