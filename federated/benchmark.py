@@ -357,6 +357,7 @@ def run_federated_benchmark(
         learning_rate=s.learning_rate,
         server_lr=s.server_lr,
         seed=s.seed,
+        record_dp=RecordDP(PUBLISHED_RECORD_NOISE, PUBLISHED_RECORD_CLIP),  # as published
         progress=progress,
     )
     summary = _summarise(s, names, per_provider, loao, attacked, runs, curves)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from federated.task import ProviderData, load_provider, load_series, predict
+from federated.task import ProviderData, RecordDP, load_provider, load_series, predict
 
 COLD_LENGTHS = (60, 120, 250)
 HORIZON = 252  # the following year, in trading days
@@ -75,6 +75,7 @@ def cold_start_asset(
     learning_rate: float,
     server_lr: float,
     seed: int = 0,
+    record_dp: RecordDP | None = None,
     progress: Callable[[str], None] = print,
 ) -> list[ColdStartRow]:
     """The cold-start rows of asset `spec` (see the module docstring)."""
@@ -100,7 +101,12 @@ def cold_start_asset(
         f"{first_eval} ({sum(c.num_train for c in contributors)} rows)"
     )
     published = replicate_rounds(
-        contributors, rounds=rounds, learning_rate=learning_rate, server_lr=server_lr, seed=seed
+        contributors,
+        rounds=rounds,
+        learning_rate=learning_rate,
+        server_lr=server_lr,
+        seed=seed,
+        record_dp=record_dp,
     )
     rows = []
     for length in lengths:
@@ -169,7 +175,14 @@ def markdown(summary: dict[str, Any]) -> str:
         "Published configuration trained without the asset, on rows whose outcome precedes the "
         "asset's evaluated year (its last 252 days); baselines and the holder's own model fitted "
         "on its L days. QLIKE over the year (lower is better); ✓ = the published model beats "
-        "all four.",
+        "all four. "
+        + (
+            "Trained without DP."
+            if not summary.get("record_dp")
+            else "Trained as published: record-level DP-SGD, z = "
+            f"{summary['record_dp']['noise_multiplier']:g}, C = "
+            f"{summary['record_dp']['clipping_norm']:g} (one noise draw)."
+        ),
         "",
         "| asset | L days | published | EWMA | GARCH | HAR-RV | own model | beats all | "
         "VaR breaches | Kupiec p | joining gain |",
@@ -215,6 +228,7 @@ def run_cold_start(
     learning_rate: float,
     server_lr: float,
     seed: int = 0,
+    record_dp: RecordDP | None = None,
     progress: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Every asset left out in turn (federation: `providers` minus the asset); writes
@@ -232,9 +246,16 @@ def run_cold_start(
             learning_rate=learning_rate,
             server_lr=server_lr,
             seed=seed,
+            record_dp=record_dp,
             progress=progress,
         )
     summary = summarise(rows) | {
+        "record_dp": None
+        if record_dp is None
+        else {
+            "noise_multiplier": record_dp.noise_multiplier,
+            "clipping_norm": record_dp.clipping_norm,
+        },
         "rounds": rounds,
         "learning_rate": learning_rate,
         "server_lr": server_lr,

@@ -360,18 +360,30 @@ def bench_privacy(
 @bench.command("coldstart")
 def bench_coldstart(
     out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
+    private: Annotated[
+        bool,
+        typer.Option(help="Train as published (record-level DP-SGD); --no-private without DP."),
+    ] = True,
 ) -> None:
     """Cold start alone (also part of `bench federated`): each asset left out of the published
     configuration, with 60 / 120 / 250 days of history, against EWMA, GARCH, HAR-RV and its own
     model over the following year. Writes results/coldstart.{md,json,png} (~5 min)."""
     from federated.coldstart import markdown, run_cold_start
-    from federated.config import PUBLISHED_LEARNING_RATE, PUBLISHED_ROUNDS, PUBLISHED_SERVER_LR
+    from federated.config import (
+        PUBLISHED_LEARNING_RATE,
+        PUBLISHED_RECORD_CLIP,
+        PUBLISHED_RECORD_NOISE,
+        PUBLISHED_ROUNDS,
+        PUBLISHED_SERVER_LR,
+    )
+    from federated.task import RecordDP
 
     summary = run_cold_start(
         out,
         rounds=PUBLISHED_ROUNDS,
         learning_rate=PUBLISHED_LEARNING_RATE,
         server_lr=PUBLISHED_SERVER_LR,
+        record_dp=RecordDP(PUBLISHED_RECORD_NOISE, PUBLISHED_RECORD_CLIP) if private else None,
         progress=console.log,
     )
     console.print(markdown(summary))
