@@ -37,9 +37,11 @@ from federated.config import (
     PUBLISHED_LEARNING_RATE,
     PUBLISHED_LOCAL_EPOCHS,
     PUBLISHED_RECORD_CLIP,
+    PUBLISHED_RECORD_CLIP_RISK,
     PUBLISHED_RECORD_NOISE,
     PUBLISHED_ROUNDS,
     PUBLISHED_SERVER_LR,
+    FederatedConfig,
 )
 from federated.manifest import load_manifest, load_round_model
 from federated.privacy import gaussian_privacy_spent
@@ -258,6 +260,7 @@ def run_federated_benchmark(
         **{
             "record-dp-noise-multiplier": PUBLISHED_RECORD_NOISE,
             "record-dp-clipping-norm": PUBLISHED_RECORD_CLIP,
+            "record-dp-clipping-norm-risk": PUBLISHED_RECORD_CLIP_RISK,
         },
     )
     attack = {"attack": "scale", "attack-partition": 0}
@@ -357,7 +360,7 @@ def run_federated_benchmark(
         learning_rate=s.learning_rate,
         server_lr=s.server_lr,
         seed=s.seed,
-        record_dp=RecordDP(PUBLISHED_RECORD_NOISE, PUBLISHED_RECORD_CLIP),  # as published
+        record_dp=FederatedConfig().record_dp,  # as published
         progress=progress,
     )
     summary = _summarise(s, names, per_provider, loao, attacked, runs, curves)

@@ -1,4 +1,4 @@
-"""The record-level clipping norm C of the published DP-SGD, chosen on a validation split.
+"""The record-level clipping norms C of the published DP-SGD, chosen on a validation split.
 
 DP-SGD's noise is z*C/n per coordinate: a small C clips more rows' gradients, a large C drowns
 them in noise, so C is tuned. It is tuned here, once, on the public bench series and published as
@@ -7,19 +7,22 @@ at run time would itself leak. Each candidate C trains the published rounds (the
 replica, `federated.frontier.replicate_rounds`) on the first 80 % of every provider's training
 rows and is scored on the last 20 % of them: never on a test row, which the benchmarks and the
 demo evaluate on. Several noise seeds are averaged, because one draw of the noise moves QLIKE by
-more than neighbouring candidates differ.
+more than neighbouring candidates differ. Each network gets its own C: the volatility network's
+by validation QLIKE, the VaR network's by validation pinball loss (the two train independently,
+so one run per candidate scores both). The per-row gradients of the VaR network are far smaller,
+so the volatility network's C would drown the VaR in noise. Epsilon does not depend on C.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from federated.task import ProviderData, RecordDP
 
-CANDIDATES = (3.0, 10.0, 30.0, 60.0, 100.0)
+CANDIDATES = (0.3, 1.0, 3.0, 10.0, 30.0, 60.0, 100.0)
 VALIDATION_FRACTION = 0.2
 SEEDS = (0, 1, 2)
 
@@ -43,16 +46,24 @@ def validation_split(data: ProviderData, fraction: float = VALIDATION_FRACTION) 
 
 @dataclass(frozen=True)
 class ClipChoice:
-    """Mean validation QLIKE per candidate C (over providers and noise seeds), and the best."""
+    """Mean validation QLIKE (volatility) and pinball loss (VaR) per candidate C, over providers
+    and noise seeds, and the best of each."""
 
     noise_multiplier: float
     scores: dict[float, float]
     non_private: float  # the same rounds without DP, same validation rows
+    risk_scores: dict[float, float] = field(default_factory=dict)
+    risk_non_private: float = float("nan")
 
     @property
     def best(self) -> float:
-        """The candidate with the lowest mean validation QLIKE."""
+        """The candidate with the lowest mean validation QLIKE (the volatility network's C)."""
         return min(self.scores, key=lambda c: (self.scores[c], c))
+
+    @property
+    def best_risk(self) -> float:
+        """The candidate with the lowest mean validation pinball loss (the VaR network's C)."""
+        return min(self.risk_scores, key=lambda c: (self.risk_scores[c], c))
 
 
 def choose_clipping_norm(
@@ -72,7 +83,7 @@ def choose_clipping_norm(
 
     splits = [validation_split(p) for p in data]
 
-    def score(record_dp: RecordDP | None, seed: int) -> float:
+    def score(record_dp: RecordDP | None, seed: int) -> tuple[float, float]:
         models = replicate_rounds(
             splits,
             rounds=rounds,
@@ -81,18 +92,27 @@ def choose_clipping_norm(
             seed=seed,
             record_dp=record_dp,
         )
-        return float(np.mean([evaluate_models(models, p)["qlike"] for p in splits]))
-
-    scores = {}
-    for c in candidates:
-        scores[float(c)] = float(
-            np.mean([score(RecordDP(noise_multiplier, float(c)), s) for s in seeds])
+        metrics = [evaluate_models(models, p) for p in splits]
+        return (
+            float(np.mean([m["qlike"] for m in metrics])),
+            float(np.mean([m["pinball"] for m in metrics])),
         )
-        progress(f"clipping norm {c:g}: mean validation QLIKE {scores[float(c)]:.4f}")
-    return ClipChoice(noise_multiplier, scores, score(None, 0))
+
+    scores, risk_scores = {}, {}
+    for c in candidates:
+        both = np.mean([score(RecordDP(noise_multiplier, float(c)), s) for s in seeds], axis=0)
+        scores[float(c)], risk_scores[float(c)] = float(both[0]), float(both[1])
+        progress(
+            f"clipping norm {c:g}: mean validation QLIKE {scores[float(c)]:.4f}, "
+            f"VaR pinball {risk_scores[float(c)]:.5f}"
+        )
+    plain = score(None, 0)
+    return ClipChoice(noise_multiplier, scores, plain[0], risk_scores, plain[1])
 
 
-def markdown(choice: ClipChoice, published: float, providers: Sequence[str]) -> str:
+def markdown(
+    choice: ClipChoice, published: float, providers: Sequence[str], published_risk: float
+) -> str:
     """The table `proofcast bench privacy` writes."""
     lines = [
         "## Record-level clipping norm, chosen on a validation split",

@@ -29,6 +29,7 @@ PUBLISHED_SERVER_LR = 0.01
 # SecAgg+, so the coordinator never sees one provider's update.
 PUBLISHED_RECORD_NOISE = 9.2
 PUBLISHED_RECORD_CLIP = 30.0
+PUBLISHED_RECORD_CLIP_RISK = 1.0  # the VaR network's own C, chosen the same way (pinball loss)
 PUBLISHED_DELTA = 1e-5
 PUBLISHED_SECAGG = True
 
@@ -77,6 +78,7 @@ class FederatedConfig:
     # gradient to the clipping norm and adds Gaussian noise (0 = off).
     record_dp_noise_multiplier: float = PUBLISHED_RECORD_NOISE
     record_dp_clipping_norm: float = PUBLISHED_RECORD_CLIP
+    record_dp_clipping_norm_risk: float = PUBLISHED_RECORD_CLIP_RISK  # the VaR network's C
     record_dp_sample_rate: float = 1.0
     secagg: bool = PUBLISHED_SECAGG
     secagg_num_shares: int = 3
@@ -124,7 +126,11 @@ class FederatedConfig:
             raise ConfigError("num-server-rounds and local-epochs must be >= 1")
         if self.dp_noise_multiplier < 0 or self.dp_clipping_norm <= 0:
             raise ConfigError("dp-noise-multiplier must be >= 0 and dp-clipping-norm > 0")
-        if self.record_dp_noise_multiplier < 0 or self.record_dp_clipping_norm <= 0:
+        if (
+            self.record_dp_noise_multiplier < 0
+            or self.record_dp_clipping_norm <= 0
+            or self.record_dp_clipping_norm_risk <= 0
+        ):
             raise ConfigError(
                 "record-dp-noise-multiplier must be >= 0 and record-dp-clipping-norm > 0"
             )
@@ -172,6 +178,7 @@ class FederatedConfig:
             self.record_dp_noise_multiplier,
             self.record_dp_clipping_norm,
             self.record_dp_sample_rate,
+            self.record_dp_clipping_norm_risk,
         )
 
     def to_run_config(self) -> dict[str, Any]:

@@ -108,6 +108,7 @@ def dp_record(cfg: FederatedConfig, rounds: int) -> dict[str, float | None]:
             "record_epsilon": spent.epsilon,
             "record_noise_multiplier": dp.noise_multiplier,
             "record_clipping_norm": dp.clipping_norm,
+            "record_clipping_norm_risk": dp.for_network("risk").clipping_norm,
             "record_sample_rate": dp.sample_rate,
         }
     if not cfg.dp_enabled:

@@ -26,7 +26,7 @@ import functools
 import secrets
 import warnings
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -308,7 +308,7 @@ def train_local(
                     loss_fn,
                     lr=lr,
                     weight_decay=weight_decay,
-                    dp=record_dp,
+                    dp=record_dp.for_network(name),
                     generator=generator,
                 )
                 for _ in range(epochs)
@@ -337,6 +337,16 @@ class RecordDP:
     noise_multiplier: float
     clipping_norm: float
     sample_rate: float = 1.0
+    # The VaR network's own clipping norm (None: `clipping_norm`). Its per-row gradients are far
+    # smaller than the volatility network's, so one C for both drowns the VaR in noise. The
+    # privacy is the same either way: epsilon depends on the noise multiplier and steps only.
+    risk_clipping_norm: float | None = None
+
+    def for_network(self, name: str) -> RecordDP:
+        """The settings `name`'s DP-SGD steps use."""
+        if name == "risk" and self.risk_clipping_norm is not None:
+            return replace(self, clipping_norm=self.risk_clipping_norm, risk_clipping_norm=None)
+        return self
 
     def __post_init__(self) -> None:
         if self.noise_multiplier <= 0 or self.clipping_norm <= 0:

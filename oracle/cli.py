@@ -371,19 +371,17 @@ def bench_coldstart(
     from federated.coldstart import markdown, run_cold_start
     from federated.config import (
         PUBLISHED_LEARNING_RATE,
-        PUBLISHED_RECORD_CLIP,
-        PUBLISHED_RECORD_NOISE,
         PUBLISHED_ROUNDS,
         PUBLISHED_SERVER_LR,
+        FederatedConfig,
     )
-    from federated.task import RecordDP
 
     summary = run_cold_start(
         out,
         rounds=PUBLISHED_ROUNDS,
         learning_rate=PUBLISHED_LEARNING_RATE,
         server_lr=PUBLISHED_SERVER_LR,
-        record_dp=RecordDP(PUBLISHED_RECORD_NOISE, PUBLISHED_RECORD_CLIP) if private else None,
+        record_dp=FederatedConfig().record_dp if private else None,  # the published DP-SGD
         progress=console.log,
     )
     console.print(markdown(summary))

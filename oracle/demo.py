@@ -40,6 +40,7 @@ from federated.config import (
     PUBLISHED_LEARNING_RATE,
     PUBLISHED_LOCAL_EPOCHS,
     PUBLISHED_RECORD_CLIP,
+    PUBLISHED_RECORD_CLIP_RISK,
     PUBLISHED_RECORD_NOISE,
     PUBLISHED_ROUNDS,
     PUBLISHED_SECAGG,
@@ -141,6 +142,7 @@ class DemoSettings:
     # 1e-5 over the 100 rounds), updates summed under SecAgg+. 0 / False: the non-private run.
     record_dp_noise_multiplier: float = PUBLISHED_RECORD_NOISE
     record_dp_clipping_norm: float = PUBLISHED_RECORD_CLIP
+    record_dp_clipping_norm_risk: float = PUBLISHED_RECORD_CLIP_RISK
     secagg: bool = PUBLISHED_SECAGG
     aggregation: str = "fedavg"
     feeds: tuple[str, ...] = DEMO_FEEDS
@@ -377,6 +379,7 @@ def train_federated(settings: DemoSettings) -> tuple[OracleModel, Any]:
             "dp-noise-multiplier": settings.dp_noise_multiplier,
             "record-dp-noise-multiplier": settings.record_dp_noise_multiplier,
             "record-dp-clipping-norm": settings.record_dp_clipping_norm,
+            "record-dp-clipping-norm-risk": settings.record_dp_clipping_norm_risk,
             "secagg": settings.secagg,
             "secagg-num-shares": min(3, len(settings.providers)),
             "secagg-threshold": 2,

@@ -24,6 +24,7 @@ import numpy as np
 from federated.config import (
     PUBLISHED_LEARNING_RATE,
     PUBLISHED_RECORD_CLIP,
+    PUBLISHED_RECORD_CLIP_RISK,
     PUBLISHED_RECORD_NOISE,
     PUBLISHED_ROUNDS,
     PUBLISHED_SERVER_LR,
@@ -79,6 +80,10 @@ def run_privacy_bench(
             "non_private": choice.non_private,
             "chosen": choice.best,
             "published": PUBLISHED_RECORD_CLIP,
+            "risk_scores": {str(c): q for c, q in choice.risk_scores.items()},
+            "risk_non_private": choice.risk_non_private,
+            "risk_chosen": choice.best_risk,
+            "published_risk": PUBLISHED_RECORD_CLIP_RISK,
             "providers": list(BENCH_PROVIDERS),
         },
         "record_epsilon": epsilon,
@@ -133,6 +138,8 @@ def markdown(summary: dict[str, Any]) -> str:
         clip["noise_multiplier"],
         {float(c): q for c, q in clip["scores"].items()},
         clip["non_private"],
+        {float(c): q for c, q in clip["risk_scores"].items()},
+        clip["risk_non_private"],
     )
     rows = summary["feeds"]
     draws = len(rows[0]["private_beats_all"]) if rows else 0
@@ -141,7 +148,7 @@ def markdown(summary: dict[str, Any]) -> str:
     lines = [
         "# What privacy costs",
         "",
-        clip_markdown(choice, clip["published"], clip["providers"]),
+        clip_markdown(choice, clip["published"], clip["providers"], clip["published_risk"]),
         "## DP cost on the demo feeds",
         "",
         f"The demo's federation ({', '.join(summary['providers'])}) trained as `make demo` trains "

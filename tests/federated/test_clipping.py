@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from federated.clipping import CANDIDATES, choose_clipping_norm, validation_split
-from federated.config import PUBLISHED_RECORD_CLIP
+from federated.config import PUBLISHED_RECORD_CLIP, PUBLISHED_RECORD_CLIP_RISK
 from federated.task import load_provider
 
 
@@ -40,10 +40,14 @@ def test_choice_never_reads_a_test_row_and_is_the_lowest_validation_score() -> N
         seeds=(0,),
     )
     assert all(np.isfinite(q) for q in choice.scores.values()) and np.isfinite(choice.non_private)
+    assert all(np.isfinite(q) for q in choice.risk_scores.values())
+    assert np.isfinite(choice.risk_non_private)
     assert choice.best == min(choice.scores, key=choice.scores.get)
+    assert choice.best_risk == min(choice.risk_scores, key=choice.risk_scores.get)
     assert choice.scores[1.0] != choice.scores[30.0]  # the candidate does change the model
+    assert choice.risk_scores[1.0] != choice.risk_scores[30.0]
 
 
-def test_the_published_norm_is_one_of_the_candidates() -> None:
-    """`proofcast bench privacy` checks it is the one the validation split chooses."""
-    assert PUBLISHED_RECORD_CLIP in CANDIDATES
+def test_the_published_norms_are_candidates() -> None:
+    """`proofcast bench privacy` checks they are the ones the validation split chooses."""
+    assert PUBLISHED_RECORD_CLIP in CANDIDATES and PUBLISHED_RECORD_CLIP_RISK in CANDIDATES

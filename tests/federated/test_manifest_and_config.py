@@ -107,6 +107,7 @@ def test_the_apps_default_run_config_is_the_published_configuration() -> None:
         "server-lr": published.PUBLISHED_SERVER_LR,
         "record-dp-noise-multiplier": published.PUBLISHED_RECORD_NOISE,
         "record-dp-clipping-norm": published.PUBLISHED_RECORD_CLIP,
+        "record-dp-clipping-norm-risk": published.PUBLISHED_RECORD_CLIP_RISK,
         "dp-delta": published.PUBLISHED_DELTA,
         "secagg": published.PUBLISHED_SECAGG,
     }
