@@ -29,7 +29,7 @@ PUBLISHED_SERVER_LR = 0.01
 # SecAgg+, so the coordinator never sees one provider's update.
 PUBLISHED_RECORD_NOISE = 9.2
 PUBLISHED_RECORD_CLIP = 30.0
-PUBLISHED_RECORD_CLIP_RISK = 1.0  # the VaR network's own C, chosen the same way (pinball loss)
+PUBLISHED_RECORD_CLIP_RISK = 10.0  # the VaR network's own C, chosen the same way (pinball loss)
 PUBLISHED_DELTA = 1e-5
 PUBLISHED_SECAGG = True
 

@@ -117,14 +117,14 @@ def test_record_dp_settings_are_validated() -> None:
     with pytest.raises(ConfigError, match="record-dp-sample-rate"):
         FederatedConfig(record_dp_noise_multiplier=1.0, record_dp_sample_rate=0.0).validate()
     assert FederatedConfig(record_dp_noise_multiplier=0.0).record_dp is None
-    assert FederatedConfig().record_dp == RecordDP(9.2, 30.0, 1.0, 1.0)  # published: private
+    assert FederatedConfig().record_dp == RecordDP(9.2, 30.0, 1.0, 10.0)  # published: private
     assert FederatedConfig(record_dp_noise_multiplier=2.0).record_dp == RecordDP(
-        2.0, 30.0, 1.0, 1.0
+        2.0, 30.0, 1.0, 10.0
     )
     # each network steps with its own clipping norm; the noise multiplier (so epsilon) is shared
     published = FederatedConfig().record_dp
     assert published.for_network("volatility") == published
-    assert published.for_network("risk") == RecordDP(9.2, 1.0, 1.0)
+    assert published.for_network("risk") == RecordDP(9.2, 10.0, 1.0)
     with pytest.raises(ConfigError, match="clipping-norm"):
         FederatedConfig(record_dp_clipping_norm_risk=0.0).validate()
 
