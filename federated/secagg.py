@@ -158,8 +158,12 @@ def run_secagg(
                 rnd,
                 models,
                 participants=strategy.participants.get(rnd, []),
-                failures=strategy.failures.get(rnd, 0),
-                failure_reasons=strategy.failure_reasons.get(rnd, []),
+                # A SecAgg+ round whose stages lost too many providers never reaches
+                # aggregate_fit: nobody's update was used, and the manifest says so.
+                failures=strategy.failures.get(rnd, cfg.expected_nodes),
+                failure_reasons=strategy.failure_reasons.get(
+                    rnd, ["SecAgg+ round aborted before aggregation: model kept"]
+                ),
                 aggregation="fedavg" + ("+server-adam" if strategy.server_opt else ""),
                 secagg=True,
                 dp=dp_record(cfg, rnd),
