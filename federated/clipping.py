@@ -114,27 +114,37 @@ def markdown(
     choice: ClipChoice, published: float, providers: Sequence[str], published_risk: float
 ) -> str:
     """The table `proofcast bench privacy` writes."""
+
+    def verdict(published_c: float, chosen: float) -> str:
+        return "✓ the validation choice" if published_c == chosen else "✗ not the validation choice"
+
     lines = [
-        "## Record-level clipping norm, chosen on a validation split",
+        "## Record-level clipping norms, chosen on a validation split",
         "",
         f"DP-SGD noise multiplier z = {choice.noise_multiplier:g}; providers "
         f"{', '.join(providers)}; trained on the first {1 - VALIDATION_FRACTION:.0%} of each "
         f"one's training rows, scored on the last {VALIDATION_FRACTION:.0%} (no test row); "
-        f"mean over noise seeds {', '.join(map(str, SEEDS))}.",
+        f"mean over noise seeds {', '.join(map(str, SEEDS))}. The volatility network's C by "
+        "QLIKE, the VaR network's by pinball loss.",
         "",
-        "| C | mean validation QLIKE | vs non-private |",
-        "|---:|---:|---:|",
+        "| C | volatility: validation QLIKE | vs non-private | VaR: validation pinball "
+        "| vs non-private |",
+        "|---:|---:|---:|---:|---:|",
     ]
     for c, q in choice.scores.items():
+        p = choice.risk_scores.get(c, float("nan"))
         mark = " (chosen)" if c == choice.best else ""
-        lines.append(f"| {c:g}{mark} | {q:.4f} | {q / choice.non_private - 1:+.1%} |")
+        risk_mark = " (chosen)" if choice.risk_scores and c == choice.best_risk else ""
+        lines.append(
+            f"| {c:g} | {q:.4f}{mark} | {q / choice.non_private - 1:+.1%} | {p:.5f}{risk_mark} "
+            f"| {p / choice.risk_non_private - 1:+.1%} |"
+        )
     lines += [
-        f"| no DP | {choice.non_private:.4f} | |",
+        f"| no DP | {choice.non_private:.4f} | | {choice.risk_non_private:.5f} | |",
         "",
-        f"Published C = {published:g}: "
-        + (
-            "✓ the validation choice" if published == choice.best else "✗ not the validation choice"
-        ),
+        f"Published C = {published:g} for volatility: {verdict(published, choice.best)}; "
+        f"{published_risk:g} for the VaR: "
+        + (verdict(published_risk, choice.best_risk) if choice.risk_scores else "not scored"),
         "",
     ]
     return "\n".join(lines)
