@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -361,8 +362,12 @@ def _timed(report_times: dict[str, float], name: str, progress: Callable[[str], 
 
 
 def train_federated(settings: DemoSettings) -> tuple[OracleModel, Any]:
-    """Federated training on the providers; returns the last round's OracleModel and manifest."""
+    """Federated training on the providers; returns the last round's OracleModel and manifest.
+    Each demo starts from nothing: the previous demo's rounds and its providers' receipts go
+    (a receipt kept across runs would add this run's epsilon to the last one's, correctly for a
+    real provider, but the demo's providers are new each time)."""
     out = settings.workdir / "federated"
+    shutil.rmtree(out, ignore_errors=True)
     simulate(
         out,
         num_nodes=len(settings.providers),

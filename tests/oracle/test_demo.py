@@ -86,6 +86,14 @@ def test_demo_publishes_every_feed_and_sets_a_margin(tmp_path: Path) -> None:
     assert report.on_chain_record_epsilon == pytest.approx(report.record_epsilon, abs=1e-3)
     assert report.on_chain_delta == report.dp_delta == 1e-5
     assert f"ε {report.on_chain_record_epsilon:.3f}" in output
+    # each provider's own receipt: the same epsilon, and the model it led to is the registered one
+    from federated.receipt import load_receipt
+
+    for provider in settings.providers:
+        receipt = load_receipt(settings.workdir / "federated" / "receipts" / f"{provider}.json")
+        assert [r.round for r in receipt.rounds] == [1]
+        assert receipt.epsilon == pytest.approx(report.record_epsilon)
+        assert receipt.rounds[-1].contributed_to == report.model_hash
     assert report.num_feeds == len(settings.feeds) == len(report.feeds)
     assert report.submit_gas > 0 and report.gas_per_feed == report.submit_gas // report.num_feeds
     layout = InstanceLayout.read(settings.workdir / "circuit" / "layout.json")
