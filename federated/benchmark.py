@@ -608,7 +608,8 @@ def _markdown(x: dict[str, Any]) -> str:
             "",
             "## The published model's privacy: record-level DP-SGD under SecAgg+",
             "",
-            f"z = {PUBLISHED_RECORD_NOISE:g}, C = {PUBLISHED_RECORD_CLIP:g}: record-level epsilon "
+            f"z = {PUBLISHED_RECORD_NOISE:g}, C = {PUBLISHED_RECORD_CLIP:g} (volatility) and "
+            f"{PUBLISHED_RECORD_CLIP_RISK:g} (VaR): record-level epsilon "
             f"{pv['record_epsilon']:.2f} per row at delta 1e-5; against the same rounds without "
             "DP or SecAgg+ (one noise draw).",
             "",

@@ -49,7 +49,8 @@ class Receipt:
     delta: float | None = None
     noise_multiplier: float = 0.0
     sample_rate: float = 1.0
-    clipping_norm: float | None = None
+    clipping_norm: float | None = None  # the volatility network's
+    risk_clipping_norm: float | None = None  # the VaR network's (None: the same)
     rounds: list[ReceiptRound] = field(default_factory=list)
 
     @property
@@ -122,6 +123,7 @@ def record_round(
         receipt.noise_multiplier = record_dp.noise_multiplier
         receipt.sample_rate = record_dp.sample_rate
         receipt.clipping_norm = record_dp.clipping_norm
+        receipt.risk_clipping_norm = record_dp.for_network("risk").clipping_norm
         total = sum(r.steps for i, r in enumerate(receipt.rounds) if i not in same) + steps
         sample_rate, z = record_dp.sample_rate, record_dp.noise_multiplier
         entry.epsilon_round = sampled_gaussian_privacy_spent(z, sample_rate, steps, delta).epsilon
@@ -157,7 +159,12 @@ def render(receipt: Receipt) -> str:
         (
             f"record-level DP: epsilon {eps:.3f} at delta {receipt.delta:g} "
             f"(noise multiplier {receipt.noise_multiplier:g}, sample rate "
-            f"{receipt.sample_rate:g}, clipping norm {receipt.clipping_norm:g})"
+            f"{receipt.sample_rate:g}, clipping norm {receipt.clipping_norm:g}"
+            + (
+                f" volatility, {receipt.risk_clipping_norm:g} VaR)"
+                if receipt.risk_clipping_norm not in (None, receipt.clipping_norm)
+                else ")"
+            )
             if eps is not None
             else "record-level DP: off (no epsilon: this provider's rows were trained on without"
             " DP-SGD)"

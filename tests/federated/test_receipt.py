@@ -80,3 +80,15 @@ def test_a_second_run_on_the_same_rows_adds_to_epsilon_and_replaces_nothing(tmp_
     assert receipt.rounds[2].contributed_to == "0x122"  # run 12's, not run 11's
     assert [r.contributed_to for r in receipt.rounds[1::2]] == ["0xend11", "0xend12"]
     assert "in 2 runs (epsilon adds up over them)" in render(receipt)
+
+
+def test_the_receipt_names_each_networks_clipping_norm(tmp_path):
+    path = tmp_path / "acme.json"
+    dp = RecordDP(9.2, 30.0, 1.0, 10.0)
+    record_round(
+        path, provider="acme", server_round=1, rows=120, steps=2, trained_from="0x1",
+        record_dp=dp, delta=1e-5,
+    )  # fmt: skip
+    receipt = load_receipt(path)
+    assert (receipt.clipping_norm, receipt.risk_clipping_norm) == (30.0, 10.0)
+    assert "clipping norm 30 volatility, 10 VaR)" in render(receipt)
