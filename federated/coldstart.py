@@ -181,7 +181,8 @@ def markdown(summary: dict[str, Any]) -> str:
             if not summary.get("record_dp")
             else "Trained as published: record-level DP-SGD, z = "
             f"{summary['record_dp']['noise_multiplier']:g}, C = "
-            f"{summary['record_dp']['clipping_norm']:g} (one noise draw)."
+            f"{summary['record_dp']['clipping_norm']:g} (volatility) and "
+            f"{summary['record_dp']['clipping_norm_risk']:g} (VaR) (one noise draw)."
         ),
         "",
         "| asset | L days | published | EWMA | GARCH | HAR-RV | own model | beats all | "
@@ -255,6 +256,7 @@ def run_cold_start(
         else {
             "noise_multiplier": record_dp.noise_multiplier,
             "clipping_norm": record_dp.clipping_norm,
+            "clipping_norm_risk": record_dp.for_network("risk").clipping_norm,
         },
         "rounds": rounds,
         "learning_rate": learning_rate,

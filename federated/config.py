@@ -23,10 +23,10 @@ PUBLISHED_LEARNING_RATE = 1.0
 PUBLISHED_SERVER_LR = 0.01
 # ... trained privately: record-level DP-SGD inside every provider (each full-batch step clips
 # every row's gradient to C and adds N(0, (z C)^2)), z = 9.2 giving epsilon 7.8 per row at
-# delta 1e-5 over the 100 rounds (two releases a round, one per network). C is a public constant
-# chosen on the bench providers' validation split -- the last 20 % of their training rows, never
-# a test row (`proofcast bench clip`, `federated.clipping`) -- and the updates are summed under
-# SecAgg+, so the coordinator never sees one provider's update.
+# delta 1e-5 over the 100 rounds (two releases a round, one per network). Each network's C is a
+# public constant chosen on the bench providers' validation split -- the last 20 % of their
+# training rows, never a test row (`proofcast bench privacy`, `federated.clipping`) -- and the
+# updates are summed under SecAgg+, so the coordinator never sees one provider's update.
 PUBLISHED_RECORD_NOISE = 9.2
 PUBLISHED_RECORD_CLIP = 30.0
 PUBLISHED_RECORD_CLIP_RISK = 10.0  # the VaR network's own C, chosen the same way (pinball loss)

@@ -1,7 +1,7 @@
 """`proofcast bench privacy`: what the published model's privacy costs, on the demo's feeds.
 
-1. The record-level clipping norm C, chosen on the bench providers' validation split
-   (`federated.clipping`), checked against the published constant.
+1. The record-level clipping norms (one per network), chosen on the bench providers' validation
+   split (`federated.clipping`), checked against the published constants.
 2. The demo's federation (its providers, the published rounds) trained as `make demo` trains it --
    record-level DP-SGD under SecAgg+, several independent noise draws -- and once without DP;
    each model scored like the demo scores it (`oracle.demo.evaluate_feed`: every demo feed's
@@ -62,7 +62,7 @@ def run_privacy_bench(
 
     base = DemoSettings(rounds=rounds)
     runs: dict[str, list[dict[str, Any]]] = {}
-    epsilon = None
+    epsilon = delta = None
     for i in range(private_runs + 1):
         name = "non-private" if i == 0 else f"private-{i}"
         settings = replace(base, workdir=workdir / name)
@@ -71,7 +71,7 @@ def run_privacy_bench(
         progress(f"demo federation, {name}: {rounds} rounds")
         model, manifest = train_federated(settings)
         if i > 0:
-            epsilon = manifest.dp.get("record_epsilon")
+            epsilon, delta = manifest.dp.get("record_epsilon"), manifest.dp.get("delta")
         runs[name] = [{"feed": f, **evaluate_feed(model, load_bundled(f))} for f in settings.feeds]
     summary = {
         "clip": {
@@ -87,7 +87,7 @@ def run_privacy_bench(
             "providers": list(BENCH_PROVIDERS),
         },
         "record_epsilon": epsilon,
-        "delta": base.record_dp_noise_multiplier and 1e-5,
+        "delta": delta,
         "providers": list(base.providers),
         "feeds": cost_table(runs),
         "seconds": time.perf_counter() - started,
@@ -152,9 +152,9 @@ def markdown(summary: dict[str, Any]) -> str:
         "## DP cost on the demo feeds",
         "",
         f"The demo's federation ({', '.join(summary['providers'])}) trained as `make demo` trains "
-        f"it: record-level DP-SGD (ε {eps:.2f} per row at δ 1e-5) under SecAgg+, {draws} "
-        "independent noise draws, against the same rounds without DP. QLIKE on each feed's "
-        "held-out tail (no provider trained on it); baselines fitted on the rows before it.",
+        f"it: record-level DP-SGD (ε {eps:.2f} per row at δ {summary['delta']:g}) under SecAgg+, "
+        f"{draws} independent noise draws, against the same rounds without DP. QLIKE on each "
+        "feed's held-out tail (no provider trained on it); baselines fitted on the rows before it.",
         "",
         "| feed | non-private | private (mean; min to max) | cost | EWMA | GARCH | HAR-RV "
         "| private beats all (draws) | VaR breaches | Kupiec pass (draws) |",
